@@ -1,0 +1,62 @@
+"""Settings from the environment (DTHUB_*), read only when the app factory asks for them."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+
+def _default_database_url() -> str:
+    return f"sqlite:///{Path('var') / 'dthub.sqlite3'}"
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = field(default_factory=_default_database_url)
+    # Public base URL for links and token audiences; None = the server's own host and port.
+    base_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_json_depth: int = 64
+    default_page_size: int = 50
+    max_page_size: int = 1000
+    log_level: str = "INFO"
+    sqlite_busy_timeout_ms: int = 30000
+    testing: bool = False
+
+    @property
+    def fhir_base(self) -> str:
+        base = self.base_url or f"http://{self.host}:{self.port}"
+        return base.rstrip("/") + "/fhir"
+
+    def with_(self, **changes) -> "Config":
+        return replace(self, **changes)
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def config_from_env(env: Mapping[str, str] | None = None) -> Config:
+    env = os.environ if env is None else env
+    defaults = Config()
+    return Config(
+        database_url=env.get("DTHUB_DATABASE_URL") or defaults.database_url,
+        base_url=(env.get("DTHUB_BASE_URL") or None),
+        host=env.get("DTHUB_HOST") or defaults.host,
+        port=_int(env, "DTHUB_PORT", defaults.port),
+        max_body_bytes=_int(env, "DTHUB_MAX_BODY_BYTES", defaults.max_body_bytes),
+        max_json_depth=_int(env, "DTHUB_MAX_JSON_DEPTH", defaults.max_json_depth),
+        default_page_size=_int(env, "DTHUB_DEFAULT_PAGE_SIZE", defaults.default_page_size),
+        max_page_size=_int(env, "DTHUB_MAX_PAGE_SIZE", defaults.max_page_size),
+        log_level=env.get("DTHUB_LOG_LEVEL") or defaults.log_level,
+        sqlite_busy_timeout_ms=_int(env, "DTHUB_SQLITE_BUSY_TIMEOUT_MS", defaults.sqlite_busy_timeout_ms),
+    )

@@ -1,0 +1,44 @@
+"""The Flask application: wiring only."""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+
+from flask import Flask, g, request
+
+from ..config import Config, config_from_env
+from ..interactions.context import Context
+from ..storage import Repository, make_engine, migrate
+from .errors import register_error_handlers
+from .routes import fhir_blueprint, health_blueprint
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9\-._]{1,64}$")
+
+
+def build_context(config: Config) -> Context:
+    from ..validation import validate_resource
+
+    engine = make_engine(config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms)
+    migrate(engine)
+    return Context(config=config, repo=Repository(engine), validate=validate_resource,
+                   fhir_base=config.fhir_base)
+
+
+def build_app(config: Config | None = None) -> Flask:
+    config = config or config_from_env()
+    logging.basicConfig(level=config.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = Flask("dthub")
+    app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes, TESTING=config.testing)
+    app.extensions["dthub"] = build_context(config)
+
+    @app.before_request
+    def _request_id():
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    app.register_blueprint(fhir_blueprint())
+    app.register_blueprint(health_blueprint())
+    register_error_handlers(app)
+    return app

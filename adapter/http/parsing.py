@@ -1,0 +1,38 @@
+"""From the Flask request to the plain FhirRequest value."""
+from __future__ import annotations
+
+from flask import current_app, g, request
+
+from ..formats import negotiation
+from ..formats.json_format import parse_json
+from ..interactions.request import FhirRequest
+
+
+def _body() -> dict | None:
+    data = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    if not data:
+        return None
+    fmt = negotiation.request_format(request.headers.get("Content-Type"))
+    if fmt == negotiation.XML:
+        from ..formats.xml import parse_xml
+
+        return parse_xml(data)
+    return parse_json(data, max_depth=current_app.extensions["dthub"].config.max_json_depth)
+
+
+def fhir_request(resource_type: str | None = None, id_: str | None = None, version_id: str | None = None,
+                 *, with_body: bool = False) -> FhirRequest:
+    return FhirRequest(
+        method=request.method,
+        resource_type=resource_type,
+        id=id_,
+        version_id=version_id,
+        params=tuple(request.args.items(multi=True)),
+        body=_body() if with_body else None,
+        if_match=request.headers.get("If-Match"),
+        if_none_match=request.headers.get("If-None-Match"),
+        if_modified_since=request.headers.get("If-Modified-Since"),
+        prefer=request.headers.get("Prefer"),
+        request_id=getattr(g, "request_id", None),
+        principal=getattr(g, "principal", None),
+    )

@@ -1,0 +1,83 @@
+"""URL -> interaction. Views only translate HTTP to calls; FHIR semantics live in adapter.interactions."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from ..interactions import capabilities, crud, history
+from ..outcomes import error
+from .parsing import fhir_request
+from .rendering import negotiated_format, render
+
+
+def _ctx():
+    return current_app.extensions["dthub"]
+
+
+def fhir_blueprint() -> Blueprint:
+    bp = Blueprint("fhir", __name__, url_prefix="/fhir")
+
+    @bp.before_request
+    def _negotiate_first():
+        # A 406 must be known before any work is done, and errors reuse the result.
+        negotiated_format()
+
+    @bp.get("/metadata")
+    def metadata():
+        return render(capabilities.capabilities(_ctx(), fhir_request()))
+
+    @bp.get("/_history")
+    def history_system():
+        return render(history.history_system(_ctx(), fhir_request()))
+
+    @bp.post("/<rtype>")
+    def create(rtype):
+        crud.check_type(rtype, "create")
+        return render(crud.create(_ctx(), fhir_request(rtype, with_body=True)))
+
+    @bp.get("/<rtype>/_history")
+    def history_type(rtype):
+        return render(history.history_type(_ctx(), fhir_request(rtype)))
+
+    @bp.get("/<rtype>/<rid>")
+    def read(rtype, rid):
+        return render(crud.read(_ctx(), fhir_request(rtype, rid)))
+
+    @bp.put("/<rtype>/<rid>")
+    def update(rtype, rid):
+        crud.check_type(rtype, "update")
+        return render(crud.update(_ctx(), fhir_request(rtype, rid, with_body=True)))
+
+    @bp.delete("/<rtype>/<rid>")
+    def delete(rtype, rid):
+        return render(crud.delete(_ctx(), fhir_request(rtype, rid)))
+
+    @bp.patch("/<rtype>/<rid>")
+    def patch(rtype, rid):
+        crud.check_type(rtype, "read")
+        raise error(405, "not-supported", "PATCH is not supported; send the whole resource with PUT",
+                    headers={"Allow": "GET, PUT, DELETE"})
+
+    @bp.get("/<rtype>/<rid>/_history")
+    def history_instance(rtype, rid):
+        return render(history.history_instance(_ctx(), fhir_request(rtype, rid)))
+
+    @bp.get("/<rtype>/<rid>/_history/<vid>")
+    def vread(rtype, rid, vid):
+        return render(crud.vread(_ctx(), fhir_request(rtype, rid, vid)))
+
+    return bp
+
+
+def health_blueprint() -> Blueprint:
+    bp = Blueprint("health", __name__)
+
+    @bp.get("/healthz")
+    def healthz():
+        try:
+            _ctx().repo.ping()
+        except Exception:  # a load balancer needs a status, not a stack trace
+            current_app.logger.exception("health check: store unreachable")
+            return jsonify(status="unavailable"), 503
+        return jsonify(status="ok")
+
+    return bp

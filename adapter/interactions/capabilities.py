@@ -1,0 +1,53 @@
+"""The CapabilityStatement: built from what the server actually registers, so it cannot drift."""
+from __future__ import annotations
+
+from .. import __version__
+from ..resource_types import SERVED, allows
+from .context import Context
+from .request import FhirRequest, FhirResponse
+
+_TYPE_INTERACTIONS = ("read", "vread", "update", "delete", "history-instance", "history-type", "create")
+
+
+def capability_statement(ctx: Context) -> dict:
+    resources = []
+    for resource_type in SERVED:
+        interactions = [{"code": code} for code in _TYPE_INTERACTIONS if allows(resource_type, code)]
+        resources.append({
+            "type": resource_type,
+            "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
+            "interaction": interactions,
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": allows(resource_type, "update"),
+            "conditionalCreate": False,
+            "conditionalRead": "not-supported",
+            "conditionalUpdate": False,
+            "conditionalDelete": "not-supported",
+        })
+    return {
+        "resourceType": "CapabilityStatement",
+        "id": "dthub-fhir-adapter",
+        "url": f"{ctx.fhir_base}/metadata",
+        "version": __version__,
+        "name": "DTHubFHIRAdapter",
+        "title": "D&T Hub FHIR adapter",
+        "status": "active",
+        "experimental": False,
+        "date": "2026-11-22",
+        "publisher": "D&T Hub",
+        "kind": "instance",
+        "software": {"name": "dthub-fhir-adapter", "version": __version__},
+        "implementation": {"description": "D&T Hub FHIR R4 endpoint", "url": ctx.fhir_base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "application/fhir+xml", "json", "xml"],
+        "rest": [{
+            "mode": "server",
+            "resource": resources,
+            "interaction": [{"code": "history-system"}],
+        }],
+    }
+
+
+def capabilities(ctx: Context, req: FhirRequest) -> FhirResponse:
+    return FhirResponse(200, capability_statement(ctx))

@@ -1,0 +1,17 @@
+"""What every interaction needs, built once by the app factory."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ..config import Config
+from ..outcomes import Issue
+from ..storage import Repository
+
+
+@dataclass(frozen=True)
+class Context:
+    config: Config
+    repo: Repository
+    validate: Callable[[dict], list[Issue]]
+    fhir_base: str

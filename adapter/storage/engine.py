@@ -1,0 +1,67 @@
+"""Engine construction for SQLite (embedded) and PostgreSQL (production), and schema migration."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+
+from .schema import MIGRATIONS, metadata, schema_state
+
+WRITE = "dthub_write"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database, busy_timeout_ms)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engine:
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # pysqlite's own transaction handling defers BEGIN and cannot do BEGIN IMMEDIATE;
+        # we issue BEGIN ourselves (SQLAlchemy's documented recipe).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # Writers take the write lock up front so two read-then-write transactions cannot
+        # deadlock on lock upgrade; the busy timeout queues them instead.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+
+    return engine
+
+
+def migrate(engine: Engine) -> int:
+    """Create or upgrade the schema; a second run changes nothing. Returns the schema version."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                # Several workers may start at once: one migrates, the others wait and find it done.
+                conn.execute(text("SELECT pg_advisory_xact_lock(7220431)"))
+            metadata.create_all(conn, tables=[schema_state])
+            row = conn.execute(select(schema_state.c.version).where(schema_state.c.id == 1)).first()
+            current = row.version if row else 0
+            for step in MIGRATIONS[current:]:
+                step(conn)
+            if row is None:
+                conn.execute(schema_state.insert().values(id=1, version=len(MIGRATIONS)))
+            elif current != len(MIGRATIONS):
+                conn.execute(schema_state.update().where(schema_state.c.id == 1).values(version=len(MIGRATIONS)))
+    return len(MIGRATIONS)

@@ -1,0 +1,227 @@
+"""The resource repository: current versions and full history, over SQLAlchemy Core.
+
+Every write runs in one transaction through `Repository.write_unit`, so a batch of writes is all
+or nothing; a unit that loses a race (PostgreSQL unique or serialisation conflict) is re-run.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable, Iterable, TypeVar
+
+import orjson
+from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from ..outcomes import error
+from .engine import WRITE
+from .schema import resource, resource_version
+
+T = TypeVar("T")
+
+# Columns access control reads; computed from the resource by the caller's `access` function.
+AccessColumns = Callable[[dict], tuple[str | None, str | None]]
+
+
+def _no_access_columns(_resource: dict) -> tuple[None, None]:
+    return None, None
+
+
+def now_instant() -> str:
+    """UTC instant with millisecond precision, fixed width, so it orders correctly as text."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    resource_type: str
+    id: str
+    version_id: int
+    last_updated: str
+    deleted: bool
+    content: str | None
+    seq: int
+    method: str | None = None
+
+    def resource(self) -> dict:
+        if self.content is None:
+            raise ValueError("a deleted version has no content")
+        return orjson.loads(self.content)
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    version: StoredVersion
+    created: bool  # there was no live version before this write
+    changed: bool  # False when nothing was written (deleting what is already gone, an unchanged update)
+
+
+def _row_to_version(row, method: str | None = None) -> StoredVersion:
+    return StoredVersion(row.res_type, row.res_id, row.version_id, row.last_updated, bool(row.deleted),
+                         row.content, row.seq, method)
+
+
+def _comparable(resource_: dict) -> dict:
+    meta = {k: v for k, v in (resource_.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+    body = {k: v for k, v in resource_.items() if k != "meta"}
+    if meta:
+        body["meta"] = meta
+    return body
+
+
+class WriteUnit:
+    """The writes of one transaction. Obtained from `Repository.write_unit`, never built directly."""
+
+    def __init__(self, conn: Connection, access: AccessColumns):
+        self._conn = conn
+        self._access = access
+
+    def current(self, resource_type: str, id_: str, *, lock: bool = True) -> StoredVersion | None:
+        query = select(resource).where(and_(resource.c.res_type == resource_type, resource.c.res_id == id_))
+        if lock and self._conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = self._conn.execute(query).first()
+        return _row_to_version(row) if row else None
+
+    def put(self, resource_type: str, id_: str, body: dict | None, *, if_match: int | None = None,
+            method: str = "PUT", skip_unchanged: bool = False) -> WriteResult:
+        """Store `body` as the next version of Type/id (None deletes). `if_match` is the version the
+        caller last saw; a different current version is a 412."""
+        before = self.current(resource_type, id_)
+        live = before is not None and not before.deleted
+        if if_match is not None and (not live or before.version_id != if_match):
+            raise error(412, "conflict",
+                        f"Version {if_match} of {resource_type}/{id_} is not the current version")
+        if body is None and not live:
+            return WriteResult(before, created=False, changed=False) if before else _nothing(resource_type, id_)
+        if skip_unchanged and live and body is not None and _comparable(before.resource()) == _comparable(body):
+            return WriteResult(before, created=False, changed=False)
+
+        version_id = before.version_id + 1 if before else 1
+        stamp = now_instant()
+        content = None
+        owner, security = None, None
+        if body is not None:
+            body = dict(body)
+            meta = dict(body.get("meta") or {})
+            meta["versionId"] = str(version_id)
+            meta["lastUpdated"] = stamp
+            body["meta"] = meta
+            body["id"] = id_
+            content = orjson.dumps(body).decode()
+            owner, security = self._access(body)
+        seq = self._conn.execute(resource_version.insert().values(
+            res_type=resource_type, res_id=id_, version_id=version_id, last_updated=stamp,
+            method=method, deleted=body is None, content=content, owner_org=owner, security=security,
+        )).inserted_primary_key[0]
+        values = dict(version_id=version_id, seq=seq, last_updated=stamp, deleted=body is None,
+                      content=content, owner_org=owner, security=security)
+        if before is None:
+            self._conn.execute(resource.insert().values(res_type=resource_type, res_id=id_, **values))
+        else:
+            self._conn.execute(resource.update().where(and_(
+                resource.c.res_type == resource_type, resource.c.res_id == id_)).values(**values))
+        stored = StoredVersion(resource_type, id_, version_id, stamp, body is None, content, seq, method)
+        return WriteResult(stored, created=not live and body is not None, changed=True)
+
+
+def _nothing(resource_type: str, id_: str) -> WriteResult:
+    return WriteResult(StoredVersion(resource_type, id_, 0, now_instant(), True, None, 0), False, False)
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True  # two creators of one id: the loser re-runs and finds the row
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(getattr(exc, "orig", None), "pgcode", None)
+    if code in ("40001", "40P01"):  # serialization failure, deadlock
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
+
+
+class Repository:
+    def __init__(self, engine: Engine, access: AccessColumns = _no_access_columns, *, retries: int = 5):
+        self.engine = engine
+        self._access = access
+        self._retries = retries
+
+    # -- writes ---------------------------------------------------------------------------
+    def write_unit(self, work: Callable[[WriteUnit], T]) -> T:
+        """Run `work` in one write transaction; all of it commits or none of it does."""
+        for attempt in range(self._retries + 1):
+            try:
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(**{WRITE: True})
+                    with conn.begin():
+                        return work(WriteUnit(conn, self._access))
+            except DBAPIError as exc:
+                if attempt == self._retries or not _is_retryable(exc):
+                    raise
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def put(self, resource_type: str, id_: str, body: dict | None, **kwargs) -> WriteResult:
+        return self.write_unit(lambda unit: unit.put(resource_type, id_, body, **kwargs))
+
+    # -- reads ----------------------------------------------------------------------------
+    def read(self, resource_type: str, id_: str) -> StoredVersion | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(resource).where(and_(
+                resource.c.res_type == resource_type, resource.c.res_id == id_))).first()
+        return _row_to_version(row) if row else None
+
+    def read_version(self, resource_type: str, id_: str, version_id: int) -> StoredVersion | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(resource_version).where(and_(
+                resource_version.c.res_type == resource_type, resource_version.c.res_id == id_,
+                resource_version.c.version_id == version_id))).first()
+        return _row_to_version(row, row.method) if row else None
+
+    def _history_filter(self, resource_type: str | None, id_: str | None, since: str | None,
+                        max_seq: int | None):
+        conds = []
+        if resource_type:
+            conds.append(resource_version.c.res_type == resource_type)
+        if id_:
+            conds.append(resource_version.c.res_id == id_)
+        if since:
+            conds.append(resource_version.c.last_updated >= since)
+        if max_seq is not None:
+            conds.append(resource_version.c.seq <= max_seq)
+        return and_(*conds) if conds else None
+
+    def history(self, *, resource_type: str | None = None, id_: str | None = None,
+                since: str | None = None, max_seq: int | None = None,
+                count: int = 50) -> list[StoredVersion]:
+        """Versions newest first; `max_seq` pins a page to what existed when paging began."""
+        query = select(resource_version).order_by(resource_version.c.seq.desc()).limit(count)
+        where = self._history_filter(resource_type, id_, since, max_seq)
+        if where is not None:
+            query = query.where(where)
+        with self.engine.connect() as conn:
+            return [_row_to_version(r, r.method) for r in conn.execute(query)]
+
+    def history_total(self, *, resource_type: str | None = None, id_: str | None = None,
+                      since: str | None = None, max_seq: int | None = None) -> int:
+        query = select(func.count()).select_from(resource_version)
+        where = self._history_filter(resource_type, id_, since, max_seq)
+        if where is not None:
+            query = query.where(where)
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def max_seq(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(resource_version.c.seq), 0))).scalar_one())
+
+    def ping(self) -> bool:
+        with self.engine.connect() as conn:
+            conn.execute(select(1))
+        return True
+
+    def count_current(self, resource_types: Iterable[str] | None = None) -> int:
+        query = select(func.count()).select_from(resource).where(resource.c.deleted.is_(False))
+        if resource_types:
+            query = query.where(resource.c.res_type.in_(list(resource_types)))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())

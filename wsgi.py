@@ -1,0 +1,3 @@
+from adapter import create_app
+
+app = create_app()
