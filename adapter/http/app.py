@@ -9,6 +9,7 @@ from flask import Flask, g, request
 
 from ..config import Config, config_from_env
 from ..interactions.context import Context
+from ..shipped import load_shipped
 from ..storage import Repository, make_engine, migrate
 from .errors import register_error_handlers
 from .routes import fhir_blueprint, health_blueprint
@@ -21,8 +22,9 @@ def build_context(config: Config) -> Context:
 
     engine = make_engine(config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms)
     migrate(engine)
-    return Context(config=config, repo=Repository(engine), validate=validate_resource,
-                   fhir_base=config.fhir_base)
+    repo = Repository(engine)
+    load_shipped(repo)
+    return Context(config=config, repo=repo, validate=validate_resource, fhir_base=config.fhir_base)
 
 
 def build_app(config: Config | None = None) -> Flask:

@@ -71,6 +71,11 @@ def fhir_blueprint() -> Blueprint:
 def health_blueprint() -> Blueprint:
     bp = Blueprint("health", __name__)
 
+    @bp.get("/livez")
+    def livez():
+        # Liveness: the process answers, whatever the store does. Also the benchmark's ceiling route.
+        return jsonify(status="ok")
+
     @bp.get("/healthz")
     def healthz():
         try:

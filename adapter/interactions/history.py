@@ -42,6 +42,8 @@ def _entry(ctx: Context, version: StoredVersion) -> dict:
 
 
 def _history(ctx: Context, req: FhirRequest, resource_type: str | None, id_: str | None, path: str) -> FhirResponse:
+    if id_ is not None and ctx.repo.read(resource_type, id_) is None:
+        raise not_found(resource_type, id_)
     count = _int_param(req, "_count", ctx.config.default_page_size, 0, ctx.config.max_page_size)
     since_raw = req.param("_since")
     since = stored_instant(since_raw) if since_raw else None
@@ -52,8 +54,6 @@ def _history(ctx: Context, req: FhirRequest, resource_type: str | None, id_: str
     upper = min(snapshot, before - 1) if before is not None else snapshot
     versions = ctx.repo.history(resource_type=resource_type, id_=id_, since=since, max_seq=upper, count=count)
     total = ctx.repo.history_total(resource_type=resource_type, id_=id_, since=since, max_seq=snapshot)
-    if id_ is not None and total == 0:
-        raise not_found(resource_type, id_)
     kept = [(k, v) for k, v in req.params if k in _PASSED_ON]
 
     def link(relation: str, extra: list[tuple[str, str]]) -> dict:

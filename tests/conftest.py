@@ -1,0 +1,135 @@
+"""Fixtures shared by every test tier: the two stores, the app, a test client and a live server.
+
+Every store-backed test runs on SQLite and on PostgreSQL. PostgreSQL is at 127.0.0.1:5432 (user
+postgres, trust auth); where it is not reachable the PostgreSQL runs skip, except under CI=true,
+where they fail instead.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from adapter import create_app  # noqa: E402
+from adapter.config import Config  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("DTHUB_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _pg_unavailable_reason() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # any failure to connect means "no PostgreSQL here"
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+
+
+@pytest.fixture(scope="session")
+def pg_database_url():
+    reason = _pg_unavailable_reason()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI=true requires the PostgreSQL tests to run: {reason}")
+        pytest.skip(reason)
+    name = f"dthub_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _clean_pg(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'dthub_schema'"))]
+        if tables:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    url = request.getfixturevalue("pg_database_url")
+    _clean_pg(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+
+
+def make_config(database_url: str, **overrides) -> Config:
+    values = dict(database_url=database_url, testing=True, base_url="http://fhir.test")
+    values.update(overrides)
+    return Config(**values)
+
+
+@pytest.fixture
+def config(database_url):
+    return make_config(database_url)
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    yield app
+    app.extensions["dthub"].repo.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class LiveServer:
+    def __init__(self, app, server, thread):
+        self.app = app
+        self._server = server
+        self._thread = thread
+        self.url = f"http://127.0.0.1:{server.server_port}"
+        self.fhir = f"{self.url}/fhir"
+
+    def stop(self):
+        self._server.shutdown()
+        self._thread.join(5)
+
+
+def start_live_server(database_url: str, **overrides) -> LiveServer:
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, lambda env, start: [], threaded=True)
+    port = server.server_port
+    app = create_app(make_config(database_url, base_url=f"http://127.0.0.1:{port}", port=port, **overrides))
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return LiveServer(app, server, thread)
+
+
+@pytest.fixture
+def live_server(database_url):
+    server = start_live_server(database_url)
+    yield server
+    server.stop()
+    server.app.extensions["dthub"].repo.engine.dispose()
