@@ -25,11 +25,23 @@ class Config:
     log_level: str = "INFO"
     sqlite_busy_timeout_ms: int = 30000
     testing: bool = False
+    assertion_algs: tuple[str, ...] = ("RS384", "ES384", "RS512")
+    token_lifetime: int = 300
+    rate_limit_per_minute: int = 6000
+    key_grace_seconds: int = 600
+    jwks_timeout: float = 3.0
 
     @property
     def fhir_base(self) -> str:
-        base = self.base_url or f"http://{self.host}:{self.port}"
-        return base.rstrip("/") + "/fhir"
+        return self.public_base + "/fhir"
+
+    @property
+    def public_base(self) -> str:
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.public_base}/auth/token"
 
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)
@@ -59,4 +71,21 @@ def config_from_env(env: Mapping[str, str] | None = None) -> Config:
         max_page_size=_int(env, "DTHUB_MAX_PAGE_SIZE", defaults.max_page_size),
         log_level=env.get("DTHUB_LOG_LEVEL") or defaults.log_level,
         sqlite_busy_timeout_ms=_int(env, "DTHUB_SQLITE_BUSY_TIMEOUT_MS", defaults.sqlite_busy_timeout_ms),
+        assertion_algs=_algs(env.get("DTHUB_ASSERTION_ALGS")) or defaults.assertion_algs,
+        token_lifetime=min(_int(env, "DTHUB_TOKEN_LIFETIME", defaults.token_lifetime), 300),
+        rate_limit_per_minute=_int(env, "DTHUB_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute),
+        key_grace_seconds=_int(env, "DTHUB_KEY_GRACE_SECONDS", defaults.key_grace_seconds),
     )
+
+
+_SAFE_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+
+
+def _algs(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    algs = tuple(a.strip() for a in raw.split(",") if a.strip())
+    bad = [a for a in algs if a not in _SAFE_ALGS]
+    if bad:  # none and HMAC can never be configured for client assertions
+        raise ValueError(f"DTHUB_ASSERTION_ALGS may only name asymmetric algorithms, not {bad}")
+    return algs

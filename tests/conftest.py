@@ -97,8 +97,57 @@ def app(config):
     app.extensions["dthub"].repo.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def client_key():
+    """One EC P-384 key pair for the test clients (key generation is the slow part)."""
+    from adapter.auth.assertion import generate_key
+
+    return generate_key("test-key-1", "EC")
+
+
+def register_client(app, client_id: str, jwks: dict, *, role: str = "service", org: str | None = None,
+                    scopes: str = "system/*.cruds", purposes: tuple[str, ...] = ("HOPERAT",)):
+    return app.extensions["dthub.auth"].registry.add(client_id, org=org, role=role, scopes=scopes,
+                                                     purposes=list(purposes), jwks=jwks)
+
+
+def fetch_token(http, token_url: str, client_id: str, private_jwk: dict, scope: str = "system/*.cruds",
+                purpose: str | None = None) -> str:
+    """A real token from the real endpoint; `http` is a Flask test client or `requests`."""
+    from adapter.auth.assertion import sign_assertion
+    from adapter.auth.token_endpoint import ASSERTION_TYPE
+
+    form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": sign_assertion(private_jwk, client_id, token_url, purpose=purpose),
+            "scope": scope}
+    if hasattr(http, "application"):  # Flask test client
+        response = http.post("/auth/token", data=form)
+        body = response.get_json()
+    else:
+        response = http.post(token_url, data=form, timeout=10)
+        body = response.json()
+    assert response.status_code == 200, body
+    return body["access_token"]
+
+
+def authorised_client(app, client_key, client_id: str = "test-service", **registration):
+    private, jwks = client_key
+    register_client(app, client_id, jwks, **registration)
+    client = app.test_client()
+    token = fetch_token(client, app.extensions["dthub"].config.token_url, client_id, private,
+                        scope=registration.get("scopes", "system/*.cruds"))
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
 @pytest.fixture
-def client(app):
+def client(app, client_key):
+    """A test client acting as a `service` client with every SMART permission."""
+    return authorised_client(app, client_key)
+
+
+@pytest.fixture
+def anonymous(app):
     return app.test_client()
 
 
@@ -109,6 +158,18 @@ class LiveServer:
         self._thread = thread
         self.url = f"http://127.0.0.1:{server.server_port}"
         self.fhir = f"{self.url}/fhir"
+        self.token_url = f"{self.url}/auth/token"
+        self.headers: dict[str, str] = {}
+
+    def authorise(self, client_key, client_id: str = "live-service", **registration) -> str:
+        import requests
+
+        private, jwks = client_key
+        register_client(self.app, client_id, jwks, **registration)
+        token = fetch_token(requests, self.token_url, client_id, private,
+                            scope=registration.get("scopes", "system/*.cruds"))
+        self.headers = {"Authorization": f"Bearer {token}"}
+        return token
 
     def stop(self):
         self._server.shutdown()
@@ -128,8 +189,9 @@ def start_live_server(database_url: str, **overrides) -> LiveServer:
 
 
 @pytest.fixture
-def live_server(database_url):
+def live_server(database_url, client_key):
     server = start_live_server(database_url)
+    server.authorise(client_key)
     yield server
     server.stop()
     server.app.extensions["dthub"].repo.engine.dispose()

@@ -3,6 +3,9 @@
 XML carries no types and JSON carries no order, so both directions lean on the element table
 `r4-elements.json` (built by `generate_elements.py` from the official R4 definitions): which
 children a type has, in XSD order, their types, whether they repeat and which are attributes.
+
+Reading walks an lxml tree; writing assembles the text directly, which is several times faster
+than building an lxml tree and lets us escape exactly what XML needs.
 """
 from __future__ import annotations
 
@@ -23,21 +26,59 @@ __all__ = ["parse_xml", "to_xml"]
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 _F = "{%s}" % FHIR_NS
-_FLEN = len(_F)
 _DIV = "{%s}div" % XHTML_NS
 _XSI = "{http://www.w3.org/2001/XMLSchema-instance}"
 _TABLE = Path(__file__).with_name("r4-elements.json")
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
 
-_PRIMITIVE_KINDS = frozenset(("boolean", "integer", "decimal", "string"))
+_PRIMITIVE = frozenset(("boolean", "integer", "decimal", "string"))
+_ONE, _LIST, _ATTR = 0, 1, 2
 _INTEGER = re.compile(r"-?(0|[1-9][0-9]*)")
 _DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
-_ATTR, _LIST = 2, 1
+# Attribute values: what must be escaped, and what XML 1.0 cannot carry at all.
+_SPECIAL = re.compile("[&<>\"\n\r\t\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 _local = threading.local()
 
 
-def _fail(message: str):
+def _fail(message: str) -> OperationOutcomeError:
     return error(400, "structure", message)
+
+
+class _Type:
+    """One type or backbone element of the table, indexed for both directions."""
+
+    __slots__ = ("name", "by_key", "by_tag")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        # JSON key (`x` and, for primitives, `_x`) -> (order, name, card, kind, child type)
+        self.by_key: dict[str, tuple] = {}
+        # XML tag in Clark notation -> (name, card, kind, child type); no attributes here
+        self.by_tag: dict[str, tuple] = {}
+
+
+@cache
+def _tables() -> tuple[dict[str, _Type], frozenset[str]]:
+    raw = json.loads(_TABLE.read_text(encoding="utf-8"))
+    primitives = raw["primitives"]
+    types = {name: _Type(name) for name in raw["types"]}
+    for type_name, rows in raw["types"].items():
+        t = types[type_name]
+        for order, (name, tp, card) in enumerate(rows):
+            # kind: the JSON form of a primitive (boolean, integer, decimal, string), or
+            # xhtml, resource (a resource wrapped in an element) or complex.
+            kind = primitives.get(tp) or ("resource" if tp == "Resource" else "complex")
+            child = types.get(tp) if kind == "complex" else None
+            t.by_key[name] = (order, name, card, kind, child)
+            if card == _ATTR:
+                continue
+            if kind in _PRIMITIVE:
+                t.by_key["_" + name] = t.by_key[name]
+            tag = _DIV if kind == "xhtml" else _F + name
+            t.by_tag[tag] = (name, card, kind, child)
+    return types, frozenset(raw["resources"])
 
 
 def _parser() -> etree.XMLParser:
@@ -50,32 +91,29 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
-@cache
-def _tables() -> tuple[dict[str, dict[str, tuple]], frozenset[str]]:
-    """type -> {JSON key or XML name: (order, name, type, card, kind)}, and the resource types.
-
-    kind is the JSON form of a primitive (boolean, integer, decimal, string), or xhtml,
-    resource or complex. A primitive's `_name` key maps to the same row as `name`.
-    """
-    raw = json.loads(_TABLE.read_text(encoding="utf-8"))
-    primitives = raw["primitives"]
-    types: dict[str, dict[str, tuple]] = {}
-    for type_name, rows in raw["types"].items():
-        keys: dict[str, tuple] = {}
-        for order, (name, tp, card) in enumerate(rows):
-            kind = primitives.get(tp) or ("resource" if tp == "Resource" else "complex")
-            row = (order, name, tp, card, kind)
-            keys[name] = row
-            if kind in _PRIMITIVE_KINDS and card != _ATTR:
-                keys["_" + name] = row
-        types[type_name] = keys
-    return types, frozenset(raw["resources"])
+# Byte-order marks and the first bytes of "<?" in the wide encodings libxml2 detects.
+_WIDE_ENCODINGS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"), (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"),
+    (b"\x00<", "utf-16-be"), (b"<\x00", "utf-16-le"),
+)
 
 
-# ---------------------------------------------------------------- XML -> JSON
-
-def _parse_document(data: bytes) -> etree._Element:
+def _declares_doctype(data: bytes) -> bool:
     if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        return True
+    # A UTF-16/32 document hides the markup from the byte search, and libxml2 may stop on
+    # its entities before the parsed tree could show the DOCTYPE.
+    for mark, encoding in _WIDE_ENCODINGS:
+        if data.startswith(mark):
+            text = data.decode(encoding, errors="replace")
+            return "<!DOCTYPE" in text or "<!ENTITY" in text
+    return False
+
+
+def _parse_document(data: bytes):
+    if _declares_doctype(data):
         raise _fail("DOCTYPE is not allowed")
     try:
         root = etree.fromstring(data, _parser())
@@ -83,169 +121,15 @@ def _parse_document(data: bytes) -> etree._Element:
         raise _fail(f"Malformed XML: {exc.msg or exc}") from None
     except (etree.LxmlError, ValueError) as exc:
         raise _fail(f"Unreadable XML: {exc}") from None
-    # The byte check misses other encodings (UTF-16); the parsed document does not.
+    # Any other encoding that hid a DOCTYPE from the byte checks shows it here.
     if root.getroottree().docinfo.doctype:
         raise _fail("DOCTYPE is not allowed")
     return root
 
 
-def parse_xml(data: bytes) -> dict:
-    """A FHIR XML resource -> its FHIR JSON form, as `json.loads` would give it."""
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    root = _parse_document(bytes(data))
-    if not isinstance(root.tag, str) or not root.tag.startswith(_F):
-        raise _fail(f"The root element {root.tag} is not in the FHIR namespace {FHIR_NS}")
-    for attr in root.attrib:
-        if not attr.startswith(_XSI):  # xsi:schemaLocation is customary on a root
-            raise _fail(f"Unknown attribute '{attr}' on the root element")
-    types, resources = _tables()
-    return _read_resource(root, types, resources, "")
-
-
-def _no_text(text: str | None, path: str) -> None:
-    if text and not text.isspace():
-        raise _fail(f"Unexpected text content in {path}")
-
-
-def _read_resource(el, types, resources, path: str) -> dict:
-    tag = el.tag
-    name = tag[_FLEN:] if tag.startswith(_F) else tag
-    if name not in resources:
-        raise _fail(f"Unknown resource type '{name}' at {path or 'the root'}")
-    out = {"resourceType": name}
-    _read_children(el, name, out, types, resources, name)
-    return out
-
-
-def _read_complex(el, type_name: str, types, resources, path: str) -> dict:
-    spec = types[type_name]
-    out: dict = {}
-    for attr, value in el.attrib.items():
-        row = spec.get(attr)
-        if row is None or row[3] != _ATTR:
-            raise _fail(f"Unknown attribute '{attr}' on {path}")
-        if not value:
-            raise _fail(f"Empty attribute '{attr}' on {path}")
-        out[attr] = value
-    _read_children(el, type_name, out, types, resources, path)
-    return out
-
-
-def _read_children(el, type_name: str, out: dict, types, resources, path: str) -> None:
-    spec = types[type_name]
-    _no_text(el.text, path)
-    repeats: dict[str, list] = {}
-    for child in el:
-        tag = child.tag
-        _no_text(child.tail, path)
-        if tag.startswith(_F):
-            name = tag[_FLEN:]
-            row = spec.get(name)
-        elif tag == _DIV:
-            name, row = "div", spec.get("div")
-            if row is not None and row[4] == "xhtml":
-                if "div" in out:
-                    raise _fail(f"{path}.div occurs more than once")
-                out["div"] = _div_to_string(child)
-                continue
-        else:
-            raise _fail(f"Element {tag} in {path} is not in the FHIR namespace")
-        child_path = f"{path}.{name}"
-        if row is None or row[3] == _ATTR or row[4] == "xhtml" or row[1] != name:
-            raise _fail(f"Unknown element '{child_path}'")
-        _, _, tp, card, kind = row
-        if kind in _PRIMITIVE_KINDS:
-            value = _read_primitive(child, kind, types, resources, child_path)
-        elif kind == "complex":
-            value = _read_complex(child, tp, types, resources, child_path)
-        else:
-            value = _read_container(child, types, resources, child_path)
-        if card == _LIST:
-            repeats.setdefault(name, []).append(value)
-        elif name in out or "_" + name in out:
-            raise _fail(f"{child_path} occurs more than once")
-        elif kind in _PRIMITIVE_KINDS:
-            if value[0] is not None:
-                out[name] = value[0]
-            if value[1] is not None:
-                out["_" + name] = value[1]
-        else:
-            out[name] = value
-    for name, items in repeats.items():
-        if spec[name][4] not in _PRIMITIVE_KINDS:
-            out[name] = items
-            continue
-        # Repeating primitives become parallel arrays, with null where one side is absent.
-        values = [v for v, _ in items]
-        extras = [x for _, x in items]
-        if any(v is not None for v in values):
-            out[name] = values
-        if any(x is not None for x in extras):
-            out["_" + name] = extras
-
-
-def _read_primitive(el, kind: str, types, resources, path: str) -> tuple:
-    value = extra = None
-    for attr, text in el.attrib.items():
-        if attr == "value":
-            value = _typed(text, kind, path)
-        elif attr == "id" and text:
-            extra = {"id": text}
-        else:
-            raise _fail(f"Unknown or empty attribute '{attr}' on {path}")
-    _no_text(el.text, path)
-    extensions = []
-    for child in el:
-        _no_text(child.tail, path)
-        if child.tag != _F + "extension":
-            raise _fail(f"Unknown element '{path}.{etree.QName(child).localname}'")
-        extensions.append(_read_complex(child, "Extension", types, resources, path + ".extension"))
-    if extensions:
-        extra = extra or {}
-        extra["extension"] = extensions
-    if value is None and extra is None:
-        raise _fail(f"{path} has neither a value nor extensions")
-    return value, extra
-
-
-def _typed(text: str, kind: str, path: str):
-    if kind == "string":
-        if not text:
-            raise _fail(f"Empty value on {path}")
-        return text
-    if kind == "boolean":
-        if text == "true":
-            return True
-        if text == "false":
-            return False
-    elif kind == "integer":
-        if _INTEGER.fullmatch(text):
-            return int(text)
-    elif _DECIMAL.fullmatch(text):
-        # As json.loads reads the same lexical form: no fraction or exponent -> int.
-        if "." not in text and "e" not in text and "E" not in text:
-            return int(text)
-        number = float(text)
-        if math.isfinite(number):
-            return number
-    raise _fail(f"Invalid {kind} value '{text}' on {path}")
-
-
-def _read_container(el, types, resources, path: str) -> dict:
-    if el.attrib:
-        raise _fail(f"Unexpected attributes on {path}")
-    _no_text(el.text, path)
-    children = list(el)
-    if len(children) != 1:
-        raise _fail(f"{path} must hold exactly one resource")
-    _no_text(children[0].tail, path)
-    return _read_resource(children[0], types, resources, path)
-
-
 def _div_to_string(div) -> str:
-    # Copying into a fresh tree drops namespace declarations inherited from the FHIR
-    # document and un-prefixes h:div, giving the JSON form <div xmlns="...xhtml">.
+    # A fresh tree drops the namespace declarations inherited from the FHIR document and
+    # un-prefixes <h:div>, giving the JSON form <div xmlns="http://www.w3.org/1999/xhtml">.
     copy = etree.Element(_DIV, dict(div.attrib), nsmap={None: XHTML_NS})
     copy.text = div.text
     for child in div:
@@ -260,6 +144,165 @@ def _copy_xhtml(src, parent) -> None:
         _copy_xhtml(child, el)
 
 
+# ---------------------------------------------------------------- XML -> JSON
+
+def parse_xml(data: bytes) -> dict:
+    """A FHIR XML resource -> its FHIR JSON form, as `json.loads` would give it."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    root = _parse_document(bytes(data))
+    tag = root.tag
+    if not tag.startswith(_F):
+        raise _fail(f"The root element {tag} is not in the FHIR namespace {FHIR_NS}")
+    for attr in root.keys():
+        if not attr.startswith(_XSI):  # xsi:schemaLocation is customary on a root
+            raise _fail(f"Unknown attribute '{attr}' on the root element")
+    types, resources = _tables()
+    return _read_resource(root, types, resources, "")
+
+
+def _stray_text(text: str | None) -> bool:
+    return bool(text) and not text.isspace()
+
+
+def _read_resource(el, types, resources, path: str) -> dict:
+    tag = el.tag
+    name = tag[len(_F):] if tag.startswith(_F) else tag
+    if name not in resources:
+        raise _fail(f"Unknown resource type '{name}' at {path or 'the root'}")
+    out = {"resourceType": name}
+    _read_children(el, types[name], out, types, resources, name)
+    return out
+
+
+def _read_complex(el, t: _Type, types, resources, path: str) -> dict:
+    out: dict = {}
+    for attr, value in el.items():
+        row = t.by_key.get(attr)
+        if row is None or row[2] != _ATTR or not value:
+            raise _fail(f"Unknown or empty attribute '{attr}' on {path}")
+        out[attr] = value
+    _read_children(el, t, out, types, resources, path)
+    return out
+
+
+def _read_children(el, t: _Type, out: dict, types, resources, path: str) -> None:
+    if _stray_text(el.text):
+        raise _fail(f"Unexpected text content in {path}")
+    by_tag = t.by_tag
+    repeats = None
+    for child in el:
+        if _stray_text(child.tail):
+            raise _fail(f"Unexpected text content in {path}")
+        row = by_tag.get(child.tag)
+        if row is None:
+            raise _unknown_element(child.tag, path)
+        name, card, kind, child_type = row
+        if kind in _PRIMITIVE:
+            value = _read_primitive(child, kind, types, resources, path, name)
+        elif kind == "complex":
+            value = _read_complex(child, child_type, types, resources, f"{path}.{name}")
+        elif kind == "resource":
+            value = _read_container(child, types, resources, f"{path}.{name}")
+        else:
+            value = _div_to_string(child)
+        if card == _LIST:
+            if repeats is None:
+                repeats = {}
+            repeats.setdefault(name, []).append(value)
+        elif name in out or "_" + name in out:
+            raise _fail(f"{path}.{name} occurs more than once")
+        elif kind in _PRIMITIVE:
+            if value[0] is not None:
+                out[name] = value[0]
+            if value[1] is not None:
+                out["_" + name] = value[1]
+        else:
+            out[name] = value
+    if repeats:
+        for name, items in repeats.items():
+            if t.by_key[name][3] in _PRIMITIVE:
+                _put_primitive_list(out, name, items)
+            else:
+                out[name] = items
+
+
+def _put_primitive_list(out: dict, name: str, items: list[tuple]) -> None:
+    # Repeating primitives become parallel arrays, with null where one side is absent.
+    values = [v for v, _ in items]
+    extras = [x for _, x in items]
+    if any(v is not None for v in values):
+        out[name] = values
+    if any(x is not None for x in extras):
+        out["_" + name] = extras
+
+
+def _unknown_element(tag: str, path: str) -> OperationOutcomeError:
+    if tag.startswith(_F):
+        return _fail(f"Unknown element '{path}.{tag[len(_F):]}'")
+    return _fail(f"Unknown element {tag} in {path}: not in the FHIR namespace")
+
+
+def _read_primitive(el, kind: str, types, resources, path: str, name: str) -> tuple:
+    value = extra = None
+    for attr, text in el.items():
+        if attr == "value":
+            value = text
+        elif attr == "id" and text:
+            extra = {"id": text}
+        else:
+            raise _fail(f"Unknown or empty attribute '{attr}' on {path}.{name}")
+    if len(el) or el.text:
+        if _stray_text(el.text):
+            raise _fail(f"Unexpected text content in {path}.{name}")
+        ext_path = f"{path}.{name}.extension"
+        extension_type = types["Extension"]
+        extensions = []
+        for child in el:
+            if _stray_text(child.tail):
+                raise _fail(f"Unexpected text content in {path}.{name}")
+            if child.tag != _F + "extension":
+                raise _unknown_element(child.tag, f"{path}.{name}")
+            extensions.append(_read_complex(child, extension_type, types, resources, ext_path))
+        if extensions:
+            extra = extra or {}
+            extra["extension"] = extensions
+    if value is None:
+        if extra is None:
+            raise _fail(f"{path}.{name} has neither a value nor extensions")
+    elif kind != "string" or not value:
+        value = _typed(value, kind, f"{path}.{name}")
+    return value, extra
+
+
+def _typed(text: str, kind: str, path: str):
+    if kind == "boolean":
+        if text == "true":
+            return True
+        if text == "false":
+            return False
+    elif kind == "integer":
+        if _INTEGER.fullmatch(text):
+            return int(text)
+    elif kind == "decimal" and _DECIMAL.fullmatch(text):
+        # As json.loads reads the same lexical form: no fraction or exponent -> int.
+        if "." not in text and "e" not in text and "E" not in text:
+            return int(text)
+        number = float(text)
+        if math.isfinite(number):
+            return number
+    raise _fail(f"Invalid {kind} value '{text}' on {path}")
+
+
+def _read_container(el, types, resources, path: str) -> dict:
+    if el.keys() or _stray_text(el.text):
+        raise _fail(f"Unexpected attributes or text on {path}")
+    children = list(el)
+    if len(children) != 1 or _stray_text(children[0].tail):
+        raise _fail(f"{path} must hold exactly one resource")
+    return _read_resource(children[0], types, resources, path)
+
+
 # ---------------------------------------------------------------- JSON -> XML
 
 def to_xml(resource: dict, pretty: bool = False) -> bytes:
@@ -267,64 +310,75 @@ def to_xml(resource: dict, pretty: bool = False) -> bytes:
     if not isinstance(resource, dict):
         raise _fail("A resource must be a JSON object")
     types, resources = _tables()
-    try:
-        root = _write_resource(None, resource, types, resources, "")
-        if pretty:
-            _indent(root, "\n")
-        return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-    except ValueError as exc:  # lxml refuses control characters and the like
-        raise _fail(f"Cannot write as XML: {exc}") from None
+    out = [_DECLARATION]
+    # pad starts each line of the element being written; step indents its children.
+    _write_resource(out, resource, "\n" if pretty else "", "  " if pretty else "",
+                    types, resources, "", True)
+    return "".join(out).encode("utf-8")
 
 
-def _write_resource(parent, obj, types, resources, path: str):
+def _write_resource(out, obj, pad, step, types, resources, path, root=False) -> None:
     if not isinstance(obj, dict):
         raise _fail(f"{path} must be a resource object")
     rt = obj.get("resourceType")
     if not isinstance(rt, str) or rt not in resources:
         raise _fail(f"Unknown resource type '{rt}' at {path or 'the root'}")
-    if parent is None:
-        el = etree.Element(_F + rt, nsmap={None: FHIR_NS})
+    head = f'<{rt} xmlns="{FHIR_NS}"' if root else f"{pad}<{rt}"
+    _write_element(out, head, rt, obj, types[rt], pad, step, types, resources, rt)
+
+
+def _write_element(out, head, name, obj, t, pad, step, types, resources, path) -> None:
+    at = len(out)
+    out.append("")  # the start tag, once its attributes are known
+    attrs = _write_children(out, obj, t, pad + step, step, types, resources, path)
+    if len(out) == at + 1:
+        out[at] = f"{head}{attrs}/>"
     else:
-        el = etree.SubElement(parent, _F + rt)
-    _write_children(el, obj, rt, types, resources, rt)
-    return el
+        out[at] = f"{head}{attrs}>"
+        out.append(f"{pad}</{name}>")
 
 
-def _write_children(el, obj: dict, type_name: str, types, resources, path: str) -> None:
-    spec = types[type_name]
+def _write_children(out, obj: dict, t: _Type, pad, step, types, resources, path) -> str:
+    """Write obj's elements in definition order; return its XML attributes."""
+    by_key = t.by_key
     present = {}
     for key in obj:
-        row = spec.get(key)
+        row = by_key.get(key)
         if row is None:
-            if key == "resourceType" and type_name in resources:
+            if key == "resourceType" and t.name in resources:
                 continue
             raise _fail(f"Unknown element '{path}.{key}'")
         present[row[0]] = row
+    attrs = ""
     for order in sorted(present):
-        _, name, tp, card, kind = present[order]
-        child_path = f"{path}.{name}"
+        _, name, card, kind, child_type = present[order]
         if card == _ATTR:
             value = obj[name]
             if not isinstance(value, str) or not value:
-                raise _fail(f"{child_path} must be a non-empty string")
-            el.set(name, value)
-        elif kind in _PRIMITIVE_KINDS:
+                raise _fail(f"{path}.{name} must be a non-empty string")
+            attrs += f' {name}="{_escape(value, path)}"'
+        elif kind in _PRIMITIVE:
             value, extra = obj.get(name), obj.get("_" + name)
-            if card == _LIST:
-                _write_primitive_list(el, name, value, extra, kind, types, resources, child_path)
+            if card == _ONE:
+                _write_primitive(out, name, value, extra, kind, pad, step, types, path)
             else:
-                _write_primitive(el, name, value, extra, kind, types, resources, child_path)
+                _write_primitive_list(out, name, value, extra, kind, pad, step, types, path)
         else:
             value = obj[name]
-            items = _as_list(value, child_path) if card == _LIST else (value,)
-            for item in items:
+            child_path = f"{path}.{name}"
+            for item in (_as_list(value, child_path) if card == _LIST else (value,)):
                 if kind == "complex":
-                    _write_complex(el, name, item, tp, types, resources, child_path)
+                    if not isinstance(item, dict):
+                        raise _fail(f"{child_path} must be an object")
+                    _write_element(out, f"{pad}<{name}", name, item, child_type, pad, step,
+                                   types, resources, child_path)
                 elif kind == "resource":
-                    container = etree.SubElement(el, _F + name)
-                    _write_resource(container, item, types, resources, child_path)
+                    out.append(f"{pad}<{name}>")
+                    _write_resource(out, item, pad + step, step, types, resources, child_path)
+                    out.append(f"{pad}</{name}>")
                 else:
-                    el.append(_string_to_div(item, child_path))
+                    out.append(pad + _string_to_div(item, child_path))
+    return attrs
 
 
 def _as_list(value, path: str) -> list:
@@ -333,48 +387,62 @@ def _as_list(value, path: str) -> list:
     return value
 
 
-def _write_complex(parent, name: str, obj, type_name: str, types, resources, path: str) -> None:
-    if not isinstance(obj, dict):
-        raise _fail(f"{path} must be an object")
-    el = etree.SubElement(parent, _F + name)
-    _write_children(el, obj, type_name, types, resources, path)
-
-
-def _write_primitive_list(parent, name, values, extras, kind, types, resources, path) -> None:
-    values = _as_list(values, path) if values is not None else None
-    extras = _as_list(extras, path) if extras is not None else None
+def _write_primitive_list(out, name, values, extras, kind, pad, step, types, path) -> None:
+    values = _as_list(values, f"{path}.{name}") if values is not None else None
+    extras = _as_list(extras, f"{path}._{name}") if extras is not None else None
     if values is not None and extras is not None and len(values) != len(extras):
-        raise _fail(f"{path} and _{name} must be arrays of the same length")
+        raise _fail(f"{path}.{name} and _{name} must be arrays of the same length")
     for i in range(len(values if values is not None else extras)):
-        _write_primitive(parent, name, values[i] if values is not None else None,
-                         extras[i] if extras is not None else None, kind, types, resources, path)
+        _write_primitive(out, name, values[i] if values is not None else None,
+                         extras[i] if extras is not None else None, kind, pad, step, types, path)
 
 
-def _write_primitive(parent, name, value, extra, kind, types, resources, path) -> None:
+def _write_primitive(out, name, value, extra, kind, pad, step, types, path) -> None:
     if value is None and not extra:
-        raise _fail(f"{path} has neither a value nor extensions")
-    el = etree.SubElement(parent, _F + name)
+        raise _fail(f"{path}.{name} has neither a value nor extensions")
+    head = f"{pad}<{name}"
+    extensions = None
     if extra is not None:
         if not isinstance(extra, dict):
-            raise _fail(f"_{name} at {path} must be an object")
+            raise _fail(f"{path}._{name} must be an object")
         for key, item in extra.items():
             if key == "id" and isinstance(item, str) and item:
-                el.set("id", item)
+                head += f' id="{_escape(item, path)}"'
             elif key == "extension":
-                for ext in _as_list(item, path + ".extension"):
-                    _write_complex(el, "extension", ext, "Extension", types, resources,
-                                   path + ".extension")
+                extensions = _as_list(item, f"{path}._{name}.extension")
             else:
-                raise _fail(f"Unknown or invalid element '{key}' in _{name} at {path}")
+                raise _fail(f"Unknown or invalid element '{path}._{name}.{key}'")
     if value is not None:
-        el.set("value", _lexical(value, kind, path))
+        head += f' value="{_lexical(value, kind, path, name)}"'
+    if extensions is None:
+        out.append(head + "/>")
+        return
+    out.append(head + ">")
+    inner, ext_type, ext_path = pad + step, types["Extension"], f"{path}.{name}.extension"
+    for ext in extensions:
+        if not isinstance(ext, dict):
+            raise _fail(f"{ext_path} must be an object")
+        _write_element(out, f"{inner}<extension", "extension", ext, ext_type, inner, step,
+                       types, (), ext_path)
+    out.append(f"{pad}</{name}>")
 
 
-def _lexical(value, kind: str, path: str) -> str:
+def _escape(text: str, path: str) -> str:
+    if _SPECIAL.search(text) is None:
+        return text
+    if _ILLEGAL.search(text):
+        raise _fail(f"{path} holds a character that XML 1.0 cannot carry")
+    # Newlines and tabs as references: an XML parser turns literal ones into spaces.
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&quot;").replace("\n", "&#10;").replace("\r", "&#13;")
+            .replace("\t", "&#9;"))
+
+
+def _lexical(value, kind: str, path: str, name: str) -> str:
     tv = type(value)
     if kind == "string":
         if tv is str and value:
-            return value
+            return _escape(value, f"{path}.{name}")
     elif kind == "boolean":
         if tv is bool:
             return "true" if value else "false"
@@ -386,33 +454,17 @@ def _lexical(value, kind: str, path: str) -> str:
             return repr(value)
         if tv is decimal.Decimal and value.is_finite():
             return str(value)
-    raise _fail(f"{path} must be a {kind}, not {value!r}")
+    raise _fail(f"{path}.{name} must be a {kind}, not {value!r}")
 
 
-def _string_to_div(text, path: str):
+def _string_to_div(text, path: str) -> str:
     if not isinstance(text, str):
         raise _fail(f"{path} must be a string of XHTML")
-    data = text.encode("utf-8")
     try:
-        div = _parse_document(data)
+        div = _parse_document(text.encode("utf-8"))
     except OperationOutcomeError as exc:
         raise _fail(f"{path} is not well-formed XHTML: {exc.issues[0].diagnostics}") from None
     if div.tag != _DIV:
         raise _fail(f'{path} must be a <div xmlns="{XHTML_NS}"> element')
-    return div
-
-
-def _indent(el, newline: str) -> None:
-    """Pretty-print by hand, leaving the XHTML untouched (its whitespace is content)."""
-    inner = newline + "  "
-    last = None
-    for child in el:
-        if child.tag != _DIV:
-            if len(child):
-                _indent(child, inner)
-        if last is None:
-            el.text = inner
-        child.tail = inner
-        last = child
-    if last is not None:
-        last.tail = newline
+    # Re-serialised, never copied: the text may carry an XML declaration or trailing markup.
+    return _div_to_string(div)

@@ -7,11 +7,18 @@ import uuid
 
 from flask import Flask, g, request
 
+from ..auth.clients import ClientRegistry
+from ..auth.jwks import JwksFetcher
+from ..auth.rate_limit import RateLimiter
+from ..auth.replay import JtiStore
+from ..auth.server_keys import ServerKeys
+from ..auth.token_endpoint import AuthService
 from ..config import Config, config_from_env
 from ..interactions.context import Context
 from ..shipped import load_shipped
 from ..storage import Repository, make_engine, migrate
 from .errors import register_error_handlers
+from .auth_routes import auth_blueprint
 from .routes import fhir_blueprint, health_blueprint
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-._]{1,64}$")
@@ -27,13 +34,25 @@ def build_context(config: Config) -> Context:
     return Context(config=config, repo=repo, validate=validate_resource, fhir_base=config.fhir_base)
 
 
+def build_auth(config: Config, engine) -> AuthService:
+    keys = ServerKeys(engine, grace_seconds=config.key_grace_seconds)
+    keys.ensure()
+    return AuthService(registry=ClientRegistry(engine), server_keys=keys, jti_store=JtiStore(engine),
+                       fetcher=JwksFetcher(timeout=config.jwks_timeout), token_url=config.token_url,
+                       issuer=config.public_base, audience=config.fhir_base,
+                       assertion_algs=config.assertion_algs, token_lifetime=config.token_lifetime)
+
+
 def build_app(config: Config | None = None) -> Flask:
     config = config or config_from_env()
     logging.basicConfig(level=config.log_level,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = Flask("dthub")
     app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes, TESTING=config.testing)
-    app.extensions["dthub"] = build_context(config)
+    context = build_context(config)
+    app.extensions["dthub"] = context
+    app.extensions["dthub.auth"] = build_auth(config, context.repo.engine)
+    app.extensions["dthub.rate_limit"] = RateLimiter(config.rate_limit_per_minute)
 
     @app.before_request
     def _request_id():
@@ -42,5 +61,6 @@ def build_app(config: Config | None = None) -> Flask:
 
     app.register_blueprint(fhir_blueprint())
     app.register_blueprint(health_blueprint())
+    app.register_blueprint(auth_blueprint())
     register_error_handlers(app)
     return app

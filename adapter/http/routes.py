@@ -1,54 +1,79 @@
 """URL -> interaction. Views only translate HTTP to calls; FHIR semantics live in adapter.interactions."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, g, jsonify, request
 
+from ..auth.bearer import authenticate, authorise
 from ..interactions import capabilities, crud, history
 from ..outcomes import error
 from .parsing import fhir_request
 from .rendering import negotiated_format, render
+
+# Reachable without a token (FHIR http.html#capabilities; SMART App Launch discovery).
+_OPEN_ENDPOINTS = {"fhir.metadata", "fhir.smart_configuration"}
 
 
 def _ctx():
     return current_app.extensions["dthub"]
 
 
+def _authorised(interaction: str, resource_type: str | None) -> None:
+    authorise(g.principal, interaction, resource_type)
+
+
 def fhir_blueprint() -> Blueprint:
     bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
     @bp.before_request
-    def _negotiate_first():
+    def _negotiate_then_authenticate():
         # A 406 must be known before any work is done, and errors reuse the result.
         negotiated_format()
+        if request.endpoint in _OPEN_ENDPOINTS:
+            return
+        auth = current_app.extensions["dthub.auth"]
+        g.principal = authenticate(auth, request.headers.get("Authorization"),
+                                   token_in_query="access_token" in request.args)
+        current_app.extensions["dthub.rate_limit"].check(g.principal.client_id)
 
     @bp.get("/metadata")
     def metadata():
         return render(capabilities.capabilities(_ctx(), fhir_request()))
 
+    @bp.get("/.well-known/smart-configuration")
+    def smart_configuration():
+        return jsonify(capabilities.smart_configuration(_ctx().config))
+
     @bp.get("/_history")
     def history_system():
+        _authorised("history-system", None)
         return render(history.history_system(_ctx(), fhir_request()))
 
     @bp.post("/<rtype>")
     def create(rtype):
         crud.check_type(rtype, "create")
+        _authorised("create", rtype)
         return render(crud.create(_ctx(), fhir_request(rtype, with_body=True)))
 
     @bp.get("/<rtype>/_history")
     def history_type(rtype):
+        _authorised("history-type", rtype)
         return render(history.history_type(_ctx(), fhir_request(rtype)))
 
     @bp.get("/<rtype>/<rid>")
     def read(rtype, rid):
+        _authorised("read", rtype)
         return render(crud.read(_ctx(), fhir_request(rtype, rid)))
 
     @bp.put("/<rtype>/<rid>")
     def update(rtype, rid):
         crud.check_type(rtype, "update")
+        _authorised("update", rtype)
         return render(crud.update(_ctx(), fhir_request(rtype, rid, with_body=True)))
 
     @bp.delete("/<rtype>/<rid>")
     def delete(rtype, rid):
+        crud.check_type(rtype, "delete")
+        _authorised("delete", rtype)
         return render(crud.delete(_ctx(), fhir_request(rtype, rid)))
 
     @bp.patch("/<rtype>/<rid>")
@@ -59,10 +84,12 @@ def fhir_blueprint() -> Blueprint:
 
     @bp.get("/<rtype>/<rid>/_history")
     def history_instance(rtype, rid):
+        _authorised("history-instance", rtype)
         return render(history.history_instance(_ctx(), fhir_request(rtype, rid)))
 
     @bp.get("/<rtype>/<rid>/_history/<vid>")
     def vread(rtype, rid, vid):
+        _authorised("vread", rtype)
         return render(crud.vread(_ctx(), fhir_request(rtype, rid, vid)))
 
     return bp

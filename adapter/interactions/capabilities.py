@@ -43,9 +43,33 @@ def capability_statement(ctx: Context) -> dict:
         "format": ["application/fhir+json", "application/fhir+xml", "json", "xml"],
         "rest": [{
             "mode": "server",
+            "security": {
+                "cors": False,
+                "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                         "code": "SMART-on-FHIR"}]}],
+                "description": "SMART Backend Services: client_credentials with a private_key_jwt assertion; "
+                               "send the access token as 'Authorization: Bearer <token>'.",
+                "extension": [{"url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                               "extension": [{"url": "token", "valueUri": ctx.config.token_url}]}],
+            },
             "resource": resources,
             "interaction": [{"code": "history-system"}],
         }],
+    }
+
+
+def smart_configuration(config) -> dict:
+    """SMART App Launch discovery document (.well-known/smart-configuration) for backend services."""
+    return {
+        "issuer": config.public_base,
+        "token_endpoint": config.token_url,
+        "jwks_uri": f"{config.public_base}/auth/jwks",
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": list(config.assertion_algs),
+        "scopes_supported": ["system/*.rs", "system/*.cruds", "system/*.read", "system/*.write"]
+                            + [f"system/{t}.cruds" for t in SERVED],
+        "capabilities": ["client-confidential-asymmetric", "permission-v1", "permission-v2"],
     }
 
 

@@ -54,10 +54,48 @@ schema_state = Table(
 )
 
 
+# Registered clients live in the store, not in a config file (issue: authentication).
+client = Table(
+    "auth_client", metadata,
+    Column("client_id", String(128), primary_key=True),
+    Column("org", String(16), nullable=True),
+    Column("role", String(16), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("purposes", Text, nullable=False),  # space-separated ActReason codes, first = default
+    Column("jwks", Text, nullable=True),
+    Column("jwks_url", Text, nullable=True),
+    Column("enabled", Boolean, nullable=False),
+    Column("created", String(24), nullable=False),
+)
+
+# Seen assertion `jti`s, kept until the assertion expires: replay is refused across workers and restarts.
+assertion_jti = Table(
+    "auth_assertion_jti", metadata,
+    Column("client_id", String(128), primary_key=True),
+    Column("jti", String(255), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_jti_expiry", "expires_at"),
+)
+
+# The server's own signing keys, shared by every worker; retired keys stay published a while.
+server_key = Table(
+    "auth_server_key", metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_pem", Text, nullable=False),
+    Column("public_jwk", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("retired_at", BigInteger, nullable=True),
+)
+
+
 def _migration_1(conn) -> None:
     metadata.create_all(conn, tables=[resource, resource_version])
 
 
+def _migration_2(conn) -> None:
+    metadata.create_all(conn, tables=[client, assertion_jti, server_key])
+
+
 # Append-only: each entry brings a store from version i to i+1.
-MIGRATIONS = [_migration_1]
+MIGRATIONS = [_migration_1, _migration_2]
 SCHEMA_VERSION = len(MIGRATIONS)

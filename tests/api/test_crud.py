@@ -206,9 +206,10 @@ def test_audit_events_can_be_recorded_but_not_changed_or_deleted(client):
     assert client.delete(f"/fhir/AuditEvent/{new_id}").status_code == 405
 
 
-def test_shipped_resources_are_stored_once_across_restarts(config):
+def test_shipped_resources_are_stored_once_across_restarts(config, client_key):
     from adapter import create_app
+    from tests.conftest import authorised_client
 
-    first = create_app(config).test_client().get("/fhir/CodeSystem/granularity")
-    second = create_app(config).test_client().get("/fhir/CodeSystem/granularity")
+    first = authorised_client(create_app(config), client_key, "first-start").get("/fhir/CodeSystem/granularity")
+    second = authorised_client(create_app(config), client_key, "second-start").get("/fhir/CodeSystem/granularity")
     assert first.headers["ETag"] == second.headers["ETag"] == 'W/"1"'

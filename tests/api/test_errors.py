@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from adapter import create_app
-from tests.conftest import make_config
+from tests.conftest import authorised_client, make_config
 from tests.helpers import FHIR_JSON, organization, post_json, put_json, task
 
 
@@ -97,9 +97,9 @@ def test_unknown_route_is_404_outcome(client):
     assert _issue(response)["code"] == "not-found"
 
 
-def test_body_over_the_limit_is_413(database_url):
+def test_body_over_the_limit_is_413(database_url, client_key):
     app = create_app(make_config(database_url, max_body_bytes=2048))
-    client = app.test_client()
+    client = authorised_client(app, client_key)
     big = organization() | {"alias": ["x" * 100] * 50}
     response = put_json(client, "/fhir/Organization/A81001", big)
     assert response.status_code == 413
@@ -137,13 +137,13 @@ def test_unsupported_content_type_is_415_and_unacceptable_accept_is_406(client):
     assert old.status_code == 406
 
 
-def test_unexpected_exception_is_a_500_outcome_with_request_id_and_no_trace(app, caplog, monkeypatch):
+def test_unexpected_exception_is_a_500_outcome_with_request_id_and_no_trace(app, client, caplog, monkeypatch):
     def explode(*_args, **_kwargs):
         raise RuntimeError("secret internals")
 
     monkeypatch.setattr(app.extensions["dthub"].repo, "read", explode)
     with caplog.at_level(logging.ERROR, logger="dthub.http"):
-        response = app.test_client().get("/fhir/Organization/A81001", headers={"X-Request-ID": "req-42"})
+        response = client.get("/fhir/Organization/A81001", headers={"X-Request-ID": "req-42"})
     assert response.status_code == 500
     issue = _issue(response)
     assert issue["code"] == "exception"

@@ -10,7 +10,7 @@ from tests.helpers import organization
 
 
 def test_fhirpy_creates_reads_updates_and_deletes(live_server):
-    client = SyncFHIRClient(live_server.fhir)
+    client = SyncFHIRClient(live_server.fhir, authorization=live_server.headers["Authorization"])
     org = client.resource("Organization", **organization())
     org.save()  # PUT: the id is set
     fetched = client.reference("Organization", "A81001").to_resource()
@@ -28,14 +28,14 @@ def test_fhirpy_creates_reads_updates_and_deletes(live_server):
 
 
 def test_fhirpy_surfaces_validation_errors(live_server):
-    client = SyncFHIRClient(live_server.fhir)
+    client = SyncFHIRClient(live_server.fhir, authorization=live_server.headers["Authorization"])
     bad = client.resource("Task", id="A-1", intent="plan")  # no status
     with pytest.raises(OperationOutcome):
         bad.save()
 
 
 def test_requests_reads_metadata_and_headers(live_server):
-    response = requests.get(f"{live_server.fhir}/metadata", timeout=10)
+    response = requests.get(f"{live_server.fhir}/metadata", timeout=10)  # open without a token
     assert response.status_code == 200
     assert response.json()["fhirVersion"] == "4.0.1"
     assert response.json()["implementation"]["url"] == live_server.fhir

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from tests.helpers import FHIR_JSON, organization
@@ -11,15 +12,24 @@ from tests.helpers import FHIR_JSON, organization
 HEADERS = {"Content-Type": FHIR_JSON, "Accept": FHIR_JSON}
 
 
+_AUTH: dict[str, str] = {}
+
+
 def _put(url: str, body: dict, **headers) -> requests.Response:
     with requests.Session() as session:
-        return session.put(url, data=json.dumps(body), headers={**HEADERS, **headers}, timeout=60)
+        return session.put(url, data=json.dumps(body), headers={**HEADERS, **_AUTH, **headers}, timeout=60)
+
+
+@pytest.fixture(autouse=True)
+def _token(live_server):
+    _AUTH.clear()
+    _AUTH.update(live_server.headers)
 
 
 def _versions(live_server, path: str) -> list[dict]:
     entries, url = [], f"{live_server.fhir}/{path}/_history?_count=1000"
     while url:
-        page = requests.get(url, timeout=30).json()
+        page = requests.get(url, headers=_AUTH, timeout=30).json()
         entries += page.get("entry", [])
         url = next((l["url"] for l in page["link"] if l["relation"] == "next"), None)
     return entries
@@ -34,7 +44,7 @@ def test_of_racing_if_match_updates_exactly_one_wins(live_server):
     statuses = sorted(r.status_code for r in results)
     assert statuses == [200] + [412] * 7
     winner = next(r for r in results if r.status_code == 200).json()["name"]
-    current = requests.get(url, timeout=10)
+    current = requests.get(url, headers=_AUTH, timeout=10)
     assert current.headers["ETag"] == 'W/"2"' and current.json()["name"] == winner
 
 

@@ -1,0 +1,79 @@
+"""The repository on both stores: migrations, atomic write units, history ordering."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, select
+
+from adapter.outcomes import OperationOutcomeError
+from adapter.storage import Repository, make_engine, migrate
+from adapter.storage.schema import SCHEMA_VERSION, resource, schema_state
+
+
+@pytest.fixture
+def repo(database_url):
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield Repository(engine)
+    engine.dispose()
+
+
+def test_migrate_twice_changes_nothing(database_url):
+    engine = make_engine(database_url)
+    assert migrate(engine) == SCHEMA_VERSION
+    tables_before = sorted(inspect(engine).get_table_names())
+    assert migrate(engine) == SCHEMA_VERSION
+    assert sorted(inspect(engine).get_table_names()) == tables_before
+    with engine.connect() as conn:
+        assert conn.execute(select(schema_state.c.version)).scalar_one() == SCHEMA_VERSION
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(sqlite_url):
+    engine = make_engine(sqlite_url, busy_timeout_ms=1234)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1234
+    engine.dispose()
+
+
+def test_a_failing_write_unit_leaves_nothing_behind(repo):
+    def work(unit):
+        unit.put("Task", "T1", {"resourceType": "Task", "status": "draft", "intent": "plan"})
+        unit.put("Task", "T2", {"resourceType": "Task", "status": "draft", "intent": "plan"})
+        raise RuntimeError("the third write failed")
+
+    with pytest.raises(RuntimeError):
+        repo.write_unit(work)
+    assert repo.read("Task", "T1") is None and repo.read("Task", "T2") is None
+    assert repo.history_total() == 0
+
+
+def test_if_match_conflict_inside_a_unit_rolls_back_earlier_writes(repo):
+    repo.put("Task", "T1", {"resourceType": "Task", "status": "draft", "intent": "plan"})
+
+    def work(unit):
+        unit.put("Task", "T2", {"resourceType": "Task", "status": "draft", "intent": "plan"})
+        unit.put("Task", "T1", {"resourceType": "Task", "status": "ready", "intent": "plan"}, if_match=9)
+
+    with pytest.raises(OperationOutcomeError) as raised:
+        repo.write_unit(work)
+    assert raised.value.status == 412
+    assert repo.read("Task", "T2") is None
+    assert repo.read("Task", "T1").version_id == 1
+
+
+def test_versions_carry_meta_and_history_is_newest_first(repo):
+    first = repo.put("Task", "T1", {"resourceType": "Task", "status": "draft", "intent": "plan"})
+    second = repo.put("Task", "T1", {"resourceType": "Task", "status": "ready", "intent": "plan"})
+    assert (first.created, second.created) == (True, False)
+    body = repo.read("Task", "T1").resource()
+    assert body["meta"]["versionId"] == "2" and body["id"] == "T1"
+    assert [v.version_id for v in repo.history(resource_type="Task", id_="T1")] == [2, 1]
+    assert repo.read_version("Task", "T1", 1).resource()["status"] == "draft"
+
+
+def test_current_table_holds_one_row_per_resource(repo, database_url):
+    for n in range(3):
+        repo.put("Task", "T1", {"resourceType": "Task", "status": "draft", "intent": "plan", "priority": ["routine", "urgent", "asap"][n]})
+    with repo.engine.connect() as conn:
+        assert len(conn.execute(select(resource)).all()) == 1
