@@ -74,7 +74,7 @@ def measure() -> dict:
         "scoring": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-scoring", "code": "continuous-variable"}]},
         "group": [{"code": {"text": "logins"}, "population": [{"code": {"coding": [
             {"system": "http://terminology.hl7.org/CodeSystem/measure-population", "code": "initial-population"}]},
-            "criteria": {"language": "text/plain", "expression": "practices with usage in the period"}}]}],
+            "criteria": {"language": "text/fhirpath", "expression": "%practices"}}]}],
     }
 
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy import Engine, select
 
+from ..storage.engine import writing
+
 from ..storage import now_instant
 from ..storage.schema import client as client_table
 from .principal import PURPOSES, ROLES
@@ -86,7 +88,7 @@ class ClientRegistry:
             raise RegistryError("--scope grants nothing")
         if self.get(client_id):
             raise RegistryError(f"client {client_id!r} already exists")
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(client_table.insert().values(
                 client_id=client_id, org=org, role=role, scopes=str(parsed_scopes),
                 purposes=" ".join(dict.fromkeys(purposes)),
@@ -105,7 +107,7 @@ class ClientRegistry:
         return self.get(client_id)
 
     def _update(self, client_id: str, **values) -> None:
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             result = conn.execute(client_table.update().where(client_table.c.client_id == client_id).values(**values))
         if result.rowcount == 0:
             raise RegistryError(f"no client {client_id!r}")

@@ -6,6 +6,7 @@ import time
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
 
+from ..storage.engine import writing
 from ..storage.schema import assertion_jti
 
 
@@ -18,7 +19,7 @@ class JtiStore:
         """Record the jti; False when this client used it before (a replay)."""
         now = time.time()
         try:
-            with self._engine.begin() as conn:
+            with writing(self._engine) as conn:
                 if now - self._last_purge > 60:
                     conn.execute(delete(assertion_jti).where(assertion_jti.c.expires_at < int(now) - 120))
                     self._last_purge = now

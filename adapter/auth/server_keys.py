@@ -16,6 +16,7 @@ from jwt.algorithms import RSAAlgorithm
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
+from ..storage.engine import writing
 from ..storage.schema import server_key
 
 ALG = "RS256"  # RSA verification is the cheapest of the asymmetric checks, done on every request
@@ -48,7 +49,7 @@ class ServerKeys:
             exists = conn.execute(select(server_key.c.kid).where(server_key.c.retired_at.is_(None))).first()
         if not exists:
             try:
-                with self._engine.begin() as conn:
+                with writing(self._engine) as conn:
                     if not conn.execute(select(server_key.c.kid).where(server_key.c.retired_at.is_(None))).first():
                         conn.execute(server_key.insert().values(**_new_key_row(int(time.time()))))
             except IntegrityError:
@@ -58,7 +59,7 @@ class ServerKeys:
     def rotate(self) -> str:
         now = int(time.time())
         row = _new_key_row(now)
-        with self._engine.begin() as conn:
+        with writing(self._engine) as conn:
             conn.execute(server_key.update().where(server_key.c.retired_at.is_(None)).values(retired_at=now))
             conn.execute(server_key.insert().values(**row))
             # Keys retired long ago verify nothing any more: drop them.

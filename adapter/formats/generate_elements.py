@@ -187,8 +187,8 @@ def check_against_schema(schema: dict, types: dict, names: list[str]) -> None:
             elif "enum" in item:  # codes with a required binding are inlined as an enum
                 refs = {"code"}
             else:  # choice primitives are inlined; several types share one pattern
-                refs = {n for n, d in defs.items()
-                        if d.get("pattern") == item.get("pattern") and d.get("type") == item.get("type")}
+                shape = (item.get("pattern"), item.get("type"))
+                refs = {n for n, d in defs.items() if (d.get("pattern"), d.get("type")) == shape}
             if want not in refs or ("items" in prop) != (card == 1):
                 raise SystemExit(f"{name}.{el}: R4B {tp}/{card} differs from R4 {prop}")
 

@@ -13,21 +13,23 @@ SUMMARY_MODES = ("true", "text", "data", "count", "false")
 
 @lru_cache(maxsize=None)
 def _element_flags(resource_type: str) -> tuple[frozenset, frozenset]:
-    """(summary elements, mandatory elements) of a type, from the fhir.resources R4B model metadata."""
+    """(summary elements, mandatory elements) of a type.
+
+    Mandatory ones come from the R4 definitions (min >= 1), so a trimmed view stays valid R4;
+    the summary flags, which R4B did not change for our types, from the fhir.resources models.
+    """
     from fhir.resources.R4B import get_fhir_model_class
 
+    from ..validation.rules import get_rules
+
+    type_rule = get_rules().resource(resource_type)
+    mandatory = {name for _label, names in (type_rule.required if type_rule else ()) for name in names}
     try:
         model = get_fhir_model_class(resource_type)
     except (KeyError, ValueError):
-        return frozenset(), frozenset()
-    summary, mandatory = set(), set()
-    for name, field in model.model_fields.items():
-        extra = field.json_schema_extra or {}
-        json_name = field.alias or name
-        if extra.get("summary_element_property"):
-            summary.add(json_name)
-        if extra.get("element_required"):
-            mandatory.add(json_name)
+        return frozenset(), frozenset(mandatory)
+    summary = {field.alias or name for name, field in model.model_fields.items()
+               if (field.json_schema_extra or {}).get("summary_element_property")}
     return frozenset(summary), frozenset(mandatory)
 
 
@@ -41,8 +43,25 @@ def _json_names(resource: dict, wanted: set) -> set:
     return keep
 
 
+def _points_inside(value) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("reference")
+            if isinstance(ref, str) and ref.startswith("#"):
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def _tagged(resource: dict, keep: set) -> dict:
     out = {k: v for k, v in resource.items() if k in keep}
+    if "contained" in resource and "contained" not in out and _points_inside(out):
+        # A local reference needs its target (R4 ref-1), so the trimmed view keeps `contained`.
+        out["contained"] = resource["contained"]
     meta = dict(resource.get("meta") or {})
     tags = [t for t in meta.get("tag", []) if not (t.get("system") == SUBSETTED["system"] and t.get("code") == "SUBSETTED")]
     meta["tag"] = tags + [SUBSETTED]

@@ -171,7 +171,7 @@ def _read_resource(el, types, resources, path: str) -> dict:
     if name not in resources:
         raise _fail(f"Unknown resource type '{name}' at {path or 'the root'}")
     out = {"resourceType": name}
-    _read_children(el, types[name], out, types, resources, name)
+    _read_children(el, types[name], out, types, resources, f"{path}.{name}" if path else name)
     return out
 
 
@@ -192,7 +192,8 @@ def _read_children(el, t: _Type, out: dict, types, resources, path: str) -> None
     by_tag = t.by_tag
     repeats = None
     for child in el:
-        if _stray_text(child.tail):
+        tail = child.tail  # inlined _stray_text: this loop is the hot path
+        if tail and not tail.isspace():
             raise _fail(f"Unexpected text content in {path}")
         row = by_tag.get(child.tag)
         if row is None:
@@ -311,9 +312,12 @@ def to_xml(resource: dict, pretty: bool = False) -> bytes:
         raise _fail("A resource must be a JSON object")
     types, resources = _tables()
     out = [_DECLARATION]
-    # pad starts each line of the element being written; step indents its children.
-    _write_resource(out, resource, "\n" if pretty else "", "  " if pretty else "",
-                    types, resources, "", True)
+    try:
+        # pad starts each line of the element being written; step indents its children.
+        _write_resource(out, resource, "\n" if pretty else "", "  " if pretty else "",
+                        types, resources, "", True)
+    except RecursionError:
+        raise _fail("The resource is nested too deeply to write as XML") from None
     return "".join(out).encode("utf-8")
 
 
@@ -324,7 +328,8 @@ def _write_resource(out, obj, pad, step, types, resources, path, root=False) -> 
     if not isinstance(rt, str) or rt not in resources:
         raise _fail(f"Unknown resource type '{rt}' at {path or 'the root'}")
     head = f'<{rt} xmlns="{FHIR_NS}"' if root else f"{pad}<{rt}"
-    _write_element(out, head, rt, obj, types[rt], pad, step, types, resources, rt)
+    _write_element(out, head, rt, obj, types[rt], pad, step, types, resources,
+                   f"{path}.{rt}" if path else rt)
 
 
 def _write_element(out, head, name, obj, t, pad, step, types, resources, path) -> None:
@@ -359,7 +364,10 @@ def _write_children(out, obj: dict, t: _Type, pad, step, types, resources, path)
             attrs += f' {name}="{_escape(value, path)}"'
         elif kind in _PRIMITIVE:
             value, extra = obj.get(name), obj.get("_" + name)
-            if card == _ONE:
+            if extra is None and kind == "string" and card == _ONE and type(value) is str \
+                    and value and _SPECIAL.search(value) is None:
+                out.append(f'{pad}<{name} value="{value}"/>')  # the common case, fast
+            elif card == _ONE:
                 _write_primitive(out, name, value, extra, kind, pad, step, types, path)
             else:
                 _write_primitive_list(out, name, value, extra, kind, pad, step, types, path)
@@ -388,6 +396,8 @@ def _as_list(value, path: str) -> list:
 
 
 def _write_primitive_list(out, name, values, extras, kind, pad, step, types, path) -> None:
+    if values is None and extras is None:
+        raise _fail(f"{path}.{name} has neither a value nor extensions")
     values = _as_list(values, f"{path}.{name}") if values is not None else None
     extras = _as_list(extras, f"{path}._{name}") if extras is not None else None
     if values is not None and extras is not None and len(values) != len(extras):

@@ -1,9 +1,11 @@
 """Engine construction for SQLite (embedded) and PostgreSQL (production), and schema migration."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from .schema import MIGRATIONS, metadata, schema_state
@@ -47,21 +49,29 @@ def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engi
     return engine
 
 
-def migrate(engine: Engine) -> int:
-    """Create or upgrade the schema; a second run changes nothing. Returns the schema version."""
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction: BEGIN IMMEDIATE on SQLite, so writers queue on the busy timeout instead
+    of failing on a read-to-write lock upgrade; an ordinary transaction on PostgreSQL."""
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE: True})
         with conn.begin():
-            if engine.dialect.name == "postgresql":
-                # Several workers may start at once: one migrates, the others wait and find it done.
-                conn.execute(text("SELECT pg_advisory_xact_lock(7220431)"))
-            metadata.create_all(conn, tables=[schema_state])
-            row = conn.execute(select(schema_state.c.version).where(schema_state.c.id == 1)).first()
-            current = row.version if row else 0
-            for step in MIGRATIONS[current:]:
-                step(conn)
-            if row is None:
-                conn.execute(schema_state.insert().values(id=1, version=len(MIGRATIONS)))
-            elif current != len(MIGRATIONS):
-                conn.execute(schema_state.update().where(schema_state.c.id == 1).values(version=len(MIGRATIONS)))
+            yield conn
+
+
+def migrate(engine: Engine) -> int:
+    """Create or upgrade the schema; a second run changes nothing. Returns the schema version."""
+    with writing(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            # Several workers may start at once: one migrates, the others wait and find it done.
+            conn.execute(text("SELECT pg_advisory_xact_lock(7220431)"))
+        metadata.create_all(conn, tables=[schema_state])
+        row = conn.execute(select(schema_state.c.version).where(schema_state.c.id == 1)).first()
+        current = row.version if row else 0
+        for step in MIGRATIONS[current:]:
+            step(conn)
+        if row is None:
+            conn.execute(schema_state.insert().values(id=1, version=len(MIGRATIONS)))
+        elif current != len(MIGRATIONS):
+            conn.execute(schema_state.update().where(schema_state.c.id == 1).values(version=len(MIGRATIONS)))
     return len(MIGRATIONS)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, and_, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..outcomes import error
-from .engine import WRITE
+from .engine import writing
 from .schema import resource, resource_version
 
 T = TypeVar("T")
@@ -150,10 +150,8 @@ class Repository:
         """Run `work` in one write transaction; all of it commits or none of it does."""
         for attempt in range(self._retries + 1):
             try:
-                with self.engine.connect() as conn:
-                    conn = conn.execution_options(**{WRITE: True})
-                    with conn.begin():
-                        return work(WriteUnit(conn, self._access))
+                with writing(self.engine) as conn:
+                    return work(WriteUnit(conn, self._access))
             except DBAPIError as exc:
                 if attempt == self._retries or not _is_retryable(exc):
                     raise

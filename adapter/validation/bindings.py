@@ -14,10 +14,10 @@ def coding_problem(coding: dict, binding: Binding) -> str | None:
     system, code = coding.get("system"), coding.get("code")
     if type(code) is not str:
         return f"a code from the required value set {binding.describe()} is needed"
-    if (system, code) in binding.pairs:
-        return None
     if type(system) is not str:
         return f"code {code!r} has no system; the required value set is {binding.describe()}"
+    if (system, code) in binding.pairs:
+        return None
     return f"{system}#{code} is not in the required value set {binding.describe()}"
 
 
@@ -27,7 +27,9 @@ def codeable_concept_problem(concept: dict, binding: Binding) -> str | None:
         return f"a coding from the required value set {binding.describe()} is needed"
     pairs = binding.pairs
     for c in codings:
-        if type(c) is dict and (c.get("system"), c.get("code")) in pairs:
-            return None
+        if type(c) is dict:
+            system, code = c.get("system"), c.get("code")
+            if type(system) is str and type(code) is str and (system, code) in pairs:
+                return None
     shown = ", ".join(f"{c.get('system')}#{c.get('code')}" for c in codings if type(c) is dict)
     return f"none of the codings ({shown}) is in the required value set {binding.describe()}"

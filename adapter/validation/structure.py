@@ -9,7 +9,7 @@ from adapter.outcomes import Issue
 
 from .bindings import code_problem, codeable_concept_problem, coding_problem
 from .references import Scope, reference_problem, scope_of
-from .rules import CODE_LIKE, COMPLEX, PRIMITIVE, RESOURCE, ElementRule, Rules, TypeRule
+from .rules import CODE_LIKE, PRIMITIVE, RESOURCE, ElementRule, Rules, TypeRule
 
 
 class Walker:
@@ -65,7 +65,18 @@ class Walker:
                         continue
                     self.error("invalid", f"{path}.{key}", f"unknown element {key!r}")
                     continue
-                self.element(value, rule, node, path, scope)
+                if rule.kind == PRIMITIVE and not rule.many and value is not None:
+                    # The most common case, inlined: it is most of the walk's time.
+                    problem = rule.check(value)
+                    if problem is not None:
+                        if type(value) is list:
+                            problem = ("error", "invalid", f"{key} does not repeat (max 1): not an array")
+                        self.error(problem[1], f"{path}.{key}", problem[2], problem[0])
+                    elif rule.binding is not None and value not in rule.binding.codes \
+                            and rule.type in CODE_LIKE:
+                        self.error("value", f"{path}.{key}", code_problem(value, rule.binding))
+                else:
+                    self.element(value, rule, node, path, scope)
             if rule.choice is not None:
                 if choices is None:
                     choices = {}

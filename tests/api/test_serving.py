@@ -31,7 +31,7 @@ def _wait_healthy(url: str, process: subprocess.Popen, seconds: float = 30) -> N
         try:
             if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or busy starting
             pass
         time.sleep(0.2)
     raise AssertionError("server did not become healthy")
@@ -57,20 +57,46 @@ def run_server(tmp_path):
             process.kill()
 
 
-def test_dthub_serve_uses_its_own_host_and_port_never_the_host_header(run_server):
+def _cli_env(tmp_path, env_extra: dict) -> dict:
+    return {**os.environ, "DTHUB_DATABASE_URL": f"sqlite:///{tmp_path / 'served.sqlite3'}", **env_extra}
+
+
+def _register_cli_client(tmp_path, env_extra: dict) -> str:
+    """The README's flow, part one: make a key pair and register a service client. Returns the key file."""
+    env = _cli_env(tmp_path, env_extra)
+    dthub = str(BIN / "dthub")
+    key, jwks = str(tmp_path / "svc-key.json"), str(tmp_path / "svc-jwks.json")
+    for argv in ([dthub, "keygen", "--kid", "svc-1", "--private", key, "--jwks", jwks],
+                 [dthub, "clients", "add", "--client-id", "svc", "--role", "service", "--jwks", jwks,
+                  "--scope", "system/*.cruds", "--purpose", "HOPERAT"]):
+        subprocess.run(argv, cwd=ROOT, env=env, check=True, capture_output=True)
+    return key
+
+
+def _cli_token(tmp_path, env_extra: dict, token_url: str) -> dict:
+    """Part two: `dthub token` prints a bearer token."""
+    key = _register_cli_client(tmp_path, env_extra)
+    token = subprocess.run([str(BIN / "dthub"), "token", "--client-id", "svc", "--key", key,
+                            "--scope", "system/*.cruds", "--token-url", token_url],
+                           cwd=ROOT, env=_cli_env(tmp_path, env_extra), check=True, capture_output=True, text=True)
+    return {"Authorization": f"Bearer {token.stdout.strip()}"}
+
+
+def test_dthub_serve_uses_its_own_host_and_port_never_the_host_header(run_server, tmp_path):
     port = _free_port()
     process = run_server([str(BIN / "dthub"), "serve", "--port", str(port), "--workers", "1"], {})
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(url, process)
     metadata = requests.get(f"{url}/fhir/metadata", headers={"Host": "evil.example"}, timeout=10).json()
     assert metadata["implementation"]["url"] == f"{url}/fhir"
+    auth = _cli_token(tmp_path, {}, f"{url}/auth/token")
     created = requests.put(f"{url}/fhir/Organization/A81001", json=organization(),
-                           headers={"Content-Type": FHIR_JSON, "Host": "evil.example"}, timeout=10)
+                           headers={"Content-Type": FHIR_JSON, "Host": "evil.example", **auth}, timeout=10)
     assert created.status_code == 201
     assert created.headers["Location"].startswith(f"{url}/fhir/Organization/A81001")
 
 
-def test_gunicorn_wsgi_app_takes_base_url_from_the_environment(run_server):
+def test_gunicorn_wsgi_app_takes_base_url_from_the_environment(run_server, tmp_path):
     port = _free_port()
     process = run_server([str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "2",
                           "-b", f"127.0.0.1:{port}", "wsgi:app"],
@@ -79,6 +105,16 @@ def test_gunicorn_wsgi_app_takes_base_url_from_the_environment(run_server):
     _wait_healthy(url, process)
     metadata = requests.get(f"{url}/fhir/metadata", timeout=10).json()
     assert metadata["implementation"]["url"] == "https://fhir.example.nhs.uk/fhir"
+    # The assertion's audience is the configured token URL, even though we reach the server locally.
+    from adapter.auth.assertion import load_private_jwk, sign_assertion
+
+    key = _register_cli_client(tmp_path, {"DTHUB_BASE_URL": "https://fhir.example.nhs.uk"})
+    jwk = load_private_jwk(Path(key))
+    assertion = sign_assertion(jwk, "svc", "https://fhir.example.nhs.uk/auth/token")
+    token = requests.post(f"{url}/auth/token", timeout=10, data={
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion, "scope": "system/*.cruds"}).json()["access_token"]
     created = requests.put(f"{url}/fhir/Organization/A81001", json=organization(),
-                           headers={"Content-Type": FHIR_JSON}, timeout=10)
+                           headers={"Content-Type": FHIR_JSON, "Authorization": f"Bearer {token}"}, timeout=10)
     assert created.headers["Location"] == "https://fhir.example.nhs.uk/fhir/Organization/A81001/_history/1"
