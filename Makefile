@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/dthub clients demo --keys-dir var/demo-keys
 	$(BIN)/dthub serve --port $${DTHUB_PORT:-8080}
 
 test: $(STAMP)

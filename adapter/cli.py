@@ -75,6 +75,14 @@ def _clients(args: argparse.Namespace) -> int:
                 _print_client(record)
         elif args.action in ("disable", "enable"):
             _print_client(registry.set_enabled(args.client_id, args.action == "enable"))
+        elif args.action == "demo":
+            from .auth.demo_clients import register_demo_clients
+
+            config = config_from_env()
+            print(f"Demo clients (keys in {args.keys_dir}); the FHIR base is {config.fhir_base}")
+            for demo, key_file in register_demo_clients(repo, registry, Path(args.keys_dir)):
+                print(f"  {demo.client_id:16} role={demo.role:10} org={demo.org or '-':8} "
+                      f"token: dthub token --client-id {demo.client_id} --key {key_file}")
         elif args.action == "rotate-keys":
             _print_client(registry.set_keys(args.client_id, jwks=_read_jwks(args.jwks), jwks_url=args.jwks_url))
     except (RegistryError, OSError, orjson.JSONDecodeError) as exc:
@@ -148,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("disable", "enable"):
         p = csub.add_parser(action, help=f"{action} a client")
         p.add_argument("--client-id", required=True)
+    demo = csub.add_parser("demo", help="register one demo client per role, keys under --keys-dir")
+    demo.add_argument("--keys-dir", default="var/demo-keys")
     rotate = csub.add_parser("rotate-keys", help="replace a client's public keys")
     rotate.add_argument("--client-id", required=True)
     rkeys = rotate.add_mutually_exclusive_group(required=True)

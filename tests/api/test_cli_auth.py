@@ -74,3 +74,23 @@ def test_keys_rotate_command_keeps_issued_tokens_valid(live_server, monkeypatch,
     code, out, _ = _dthub(monkeypatch, capsys, database_url, "keys", "rotate")
     assert code == 0 and "new signing key" in out
     assert requests.get(f"{live_server.fhir}/_history?_count=1", headers=before, timeout=10).status_code == 200
+
+
+def test_demo_clients_cover_every_role_and_each_gets_a_working_token(live_server, monkeypatch, capsys,
+                                                                      database_url, tmp_path):
+    keys = tmp_path / "demo-keys"
+    code, out, _ = _dthub(monkeypatch, capsys, database_url, "clients", "demo", "--keys-dir", str(keys))
+    assert code == 0
+    roles = {"service", "external", "icb", "pcn", "federation", "practice"}
+    assert {line.split("role=")[1].split()[0] for line in out.splitlines() if "role=" in line} == roles
+    again = _dthub(monkeypatch, capsys, database_url, "clients", "demo", "--keys-dir", str(keys))
+    assert again[0] == 0  # idempotent: a second `make run` keeps clients and keys
+    for line in (l for l in out.splitlines() if "token:" in l):
+        client_id = line.split()[0]
+        key = line.rsplit("--key ", 1)[1]
+        code, token, err = _dthub(monkeypatch, capsys, database_url, "token", "--client-id", client_id,
+                                  "--key", key, "--token-url", live_server.token_url)
+        assert code == 0, err
+        response = requests.get(f"{live_server.fhir}/Organization/A81001",
+                                headers={"Authorization": f"Bearer {token.strip()}"}, timeout=10)
+        assert response.status_code == 200, client_id
