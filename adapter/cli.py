@@ -184,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     ksub = keys_cmd.add_subparsers(dest="action", required=True)
     ksub.add_parser("rotate", help="start signing with a new key (old tokens stay valid)")
     keys_cmd.set_defaults(func=_keys)
+
+    from . import cli_data, cli_demo
+
+    cli_data.register(sub)
+    cli_demo.register(sub)
     return parser
 
 
