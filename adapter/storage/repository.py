@@ -212,6 +212,22 @@ class Repository:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.coalesce(func.max(resource_version.c.seq), 0))).scalar_one())
 
+    def iter_current(self, resource_type: str, *, batch: int = 500, include_deleted: bool = False):
+        """Every current version of a type, in id order, fetched in keyset batches (flat memory)."""
+        after = ""
+        while True:
+            query = (select(resource).where(and_(resource.c.res_type == resource_type, resource.c.res_id > after))
+                     .order_by(resource.c.res_id).limit(batch))
+            if not include_deleted:
+                query = query.where(resource.c.deleted.is_(False))
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            for row in rows:
+                yield _row_to_version(row)
+            if len(rows) < batch:
+                return
+            after = rows[-1].res_id
+
     def ping(self) -> bool:
         with self.engine.connect() as conn:
             conn.execute(select(1))

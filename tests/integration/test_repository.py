@@ -77,3 +77,12 @@ def test_current_table_holds_one_row_per_resource(repo, database_url):
         repo.put("Task", "T1", {"resourceType": "Task", "status": "draft", "intent": "plan", "priority": ["routine", "urgent", "asap"][n]})
     with repo.engine.connect() as conn:
         assert len(conn.execute(select(resource)).all()) == 1
+
+
+def test_iter_current_streams_live_versions_in_id_order(repo):
+    for n in range(7):
+        repo.put("Task", f"T{n}", {"resourceType": "Task", "status": "draft", "intent": "plan"})
+    repo.put("Task", "T3", None)
+    ids = [v.id for v in repo.iter_current("Task", batch=2)]
+    assert ids == ["T0", "T1", "T2", "T4", "T5", "T6"]
+    assert "T3" in [v.id for v in repo.iter_current("Task", batch=2, include_deleted=True)]
