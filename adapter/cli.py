@@ -11,12 +11,11 @@ from .config import config_from_env
 
 
 def _store():
-    from .storage import Repository, make_engine, migrate
+    from .store import open_repository
 
     config = config_from_env()
-    engine = make_engine(config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms)
-    migrate(engine)
-    return config, engine, Repository(engine)
+    repo = open_repository(config)
+    return config, repo.engine, repo
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -15,8 +15,9 @@ from ..auth.server_keys import ServerKeys
 from ..auth.token_endpoint import AuthService
 from ..config import Config, config_from_env
 from ..interactions.context import Context
+from ..search.engine import SearchEngine
 from ..shipped import load_shipped
-from ..storage import Repository, make_engine, migrate
+from ..store import open_repository
 from .errors import register_error_handlers
 from .auth_routes import auth_blueprint
 from .routes import fhir_blueprint, health_blueprint
@@ -27,11 +28,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-._]{1,64}$")
 def build_context(config: Config) -> Context:
     from ..validation import validate_resource
 
-    engine = make_engine(config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms)
-    migrate(engine)
-    repo = Repository(engine)
+    repo = open_repository(config)
     load_shipped(repo)
-    return Context(config=config, repo=repo, validate=validate_resource, fhir_base=config.fhir_base)
+    return Context(config=config, repo=repo, validate=validate_resource, fhir_base=config.fhir_base,
+                   search=SearchEngine(repo, config.fhir_base))
 
 
 def build_auth(config: Config, engine) -> AuthService:

@@ -6,6 +6,7 @@ from flask import current_app, g, request
 from ..formats import negotiation
 from ..formats.json_format import parse_json
 from ..interactions.request import FhirRequest
+from ..outcomes import error
 
 
 def _body() -> dict | None:
@@ -20,14 +21,20 @@ def _body() -> dict | None:
     return parse_json(data, max_depth=current_app.extensions["dthub"].config.max_json_depth)
 
 
+def _search_form() -> tuple[tuple[str, str], ...]:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise error(415, "not-supported", "POST _search takes an application/x-www-form-urlencoded body")
+    return tuple(request.form.items(multi=True))
+
+
 def fhir_request(resource_type: str | None = None, id_: str | None = None, version_id: str | None = None,
-                 *, with_body: bool = False) -> FhirRequest:
+                 *, with_body: bool = False, search_form: bool = False) -> FhirRequest:
     return FhirRequest(
         method=request.method,
         resource_type=resource_type,
         id=id_,
         version_id=version_id,
-        params=tuple(request.args.items(multi=True)),
+        params=tuple(request.args.items(multi=True)) + (_search_form() if search_form else ()),
         body=_body() if with_body else None,
         if_match=request.headers.get("If-Match"),
         if_none_match=request.headers.get("If-None-Match"),

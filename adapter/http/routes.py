@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 
 from ..auth.bearer import authenticate, authorise
-from ..interactions import capabilities, crud, history
+from ..interactions import capabilities, crud, history, search
 from ..outcomes import error
 from .parsing import fhir_request
 from .rendering import negotiated_format, render
@@ -53,6 +53,18 @@ def fhir_blueprint() -> Blueprint:
         crud.check_type(rtype, "create")
         _authorised("create", rtype)
         return render(crud.create(_ctx(), fhir_request(rtype, with_body=True)))
+
+    @bp.get("/<rtype>")
+    def search_get(rtype):
+        crud.check_type(rtype, "search-type")
+        _authorised("search-type", rtype)
+        return render(search.search_type(_ctx(), fhir_request(rtype)))
+
+    @bp.post("/<rtype>/_search")
+    def search_post(rtype):
+        crud.check_type(rtype, "search-type")
+        _authorised("search-type", rtype)
+        return render(search.search_type(_ctx(), fhir_request(rtype, search_form=True)))
 
     @bp.get("/<rtype>/_history")
     def history_type(rtype):

@@ -6,6 +6,7 @@ from typing import Callable
 
 from ..config import Config
 from ..outcomes import Issue
+from ..search.engine import SearchEngine
 from ..storage import Repository
 
 
@@ -15,3 +16,4 @@ class Context:
     repo: Repository
     validate: Callable[[dict], list[Issue]]
     fhir_base: str
+    search: SearchEngine

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Protocol, TypeVar
 
 import orjson
 from sqlalchemy import Connection, Engine, and_, func, select
@@ -70,12 +70,22 @@ def _comparable(resource_: dict) -> dict:
     return body
 
 
+class Indexer(Protocol):
+    def replace(self, conn: Connection, resource_type: str, id_: str, body: dict | None) -> None: ...
+
+
+class _NoIndex:
+    def replace(self, conn, resource_type, id_, body) -> None:
+        pass
+
+
 class WriteUnit:
     """The writes of one transaction. Obtained from `Repository.write_unit`, never built directly."""
 
-    def __init__(self, conn: Connection, access: AccessColumns):
+    def __init__(self, conn: Connection, access: AccessColumns, indexer: Indexer):
         self._conn = conn
         self._access = access
+        self._indexer = indexer
 
     def current(self, resource_type: str, id_: str, *, lock: bool = True) -> StoredVersion | None:
         query = select(resource).where(and_(resource.c.res_type == resource_type, resource.c.res_id == id_))
@@ -122,6 +132,7 @@ class WriteUnit:
         else:
             self._conn.execute(resource.update().where(and_(
                 resource.c.res_type == resource_type, resource.c.res_id == id_)).values(**values))
+        self._indexer.replace(self._conn, resource_type, id_, body)
         stored = StoredVersion(resource_type, id_, version_id, stamp, body is None, content, seq, method)
         return WriteResult(stored, created=not live and body is not None, changed=True)
 
@@ -140,10 +151,12 @@ def _is_retryable(exc: DBAPIError) -> bool:
 
 
 class Repository:
-    def __init__(self, engine: Engine, access: AccessColumns = _no_access_columns, *, retries: int = 5):
+    def __init__(self, engine: Engine, access: AccessColumns = _no_access_columns, *, retries: int = 5,
+                 indexer: Indexer | None = None):
         self.engine = engine
         self._access = access
         self._retries = retries
+        self._indexer = indexer or _NoIndex()
 
     # -- writes ---------------------------------------------------------------------------
     def write_unit(self, work: Callable[[WriteUnit], T]) -> T:
@@ -151,7 +164,7 @@ class Repository:
         for attempt in range(self._retries + 1):
             try:
                 with writing(self.engine) as conn:
-                    return work(WriteUnit(conn, self._access))
+                    return work(WriteUnit(conn, self._access, self._indexer))
             except DBAPIError as exc:
                 if attempt == self._retries or not _is_retryable(exc):
                     raise

@@ -88,6 +88,71 @@ server_key = Table(
 )
 
 
+# Search indexes of current versions, written in the same transaction as the version itself.
+def _index_table(name: str, *columns, indexes=()) -> Table:
+    return Table(
+        name, metadata,
+        Column("res_type", String(64), nullable=False),
+        Column("res_id", String(64), nullable=False),
+        Column("param", String(64), nullable=False),
+        *columns,
+        Index(f"ix_{name}_resource", "res_id", "res_type"),
+        *indexes,
+    )
+
+
+idx_token = _index_table(
+    "idx_token",
+    Column("system", String(255), nullable=False),
+    Column("code", String(512), nullable=False),
+    Column("text_norm", String(512), nullable=True),
+    indexes=(Index("ix_idx_token_value", "res_type", "param", "code", "system"),),
+)
+idx_string = _index_table(
+    "idx_string",
+    Column("norm", String(512), nullable=False),
+    Column("exact", Text, nullable=False),
+    indexes=(Index("ix_idx_string_value", "res_type", "param", "norm"),),
+)
+idx_date = _index_table(
+    "idx_date",
+    Column("low", String(24), nullable=False),
+    Column("high", String(24), nullable=False),
+    indexes=(Index("ix_idx_date_low", "res_type", "param", "low"),
+             Index("ix_idx_date_high", "res_type", "param", "high")),
+)
+idx_reference = _index_table(
+    "idx_reference",
+    Column("target_type", String(64), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("target_url", String(512), nullable=False),
+    Column("ident_system", String(255), nullable=False),
+    Column("ident_value", String(255), nullable=False),
+    indexes=(Index("ix_idx_reference_target", "res_type", "param", "target_id", "target_type"),
+             Index("ix_idx_reference_reverse", "target_type", "target_id"),
+             Index("ix_idx_reference_url", "res_type", "param", "target_url"),
+             Index("ix_idx_reference_ident", "res_type", "param", "ident_value")),
+)
+INDEX_TABLES = {"token": idx_token, "string": idx_string, "date": idx_date, "reference": idx_reference}
+
+# Materialised result lists of searches that span several pages (so pages never shift).
+search_run = Table(
+    "search_run", metadata,
+    Column("search_id", String(64), primary_key=True),
+    Column("client_id", String(128), nullable=True),
+    Column("query", Text, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_search_run_created", "created_at"),
+)
+search_result = Table(
+    "search_result", metadata,
+    Column("search_id", String(64), primary_key=True),
+    Column("pos", Integer, primary_key=True),
+    Column("res_id", String(64), nullable=False),
+)
+
+
 def _migration_1(conn) -> None:
     metadata.create_all(conn, tables=[resource, resource_version])
 
@@ -96,6 +161,10 @@ def _migration_2(conn) -> None:
     metadata.create_all(conn, tables=[client, assertion_jti, server_key])
 
 
+def _migration_3(conn) -> None:
+    metadata.create_all(conn, tables=[*INDEX_TABLES.values(), search_run, search_result])
+
+
 # Append-only: each entry brings a store from version i to i+1.
-MIGRATIONS = [_migration_1, _migration_2]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3]
 SCHEMA_VERSION = len(MIGRATIONS)

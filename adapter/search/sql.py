@@ -1,0 +1,190 @@
+"""Search criteria as SQL conditions over the resource table and the index tables.
+
+Every condition is an EXISTS over index rows of the same resource, so ORs, ANDs, :not and
+:missing compose without joins that would multiply rows.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import and_, exists, false, literal, not_, or_, select, true
+from sqlalchemy.sql import ColumnElement
+
+from ..outcomes import error
+from ..storage.schema import idx_date, idx_reference, idx_string, idx_token, resource
+from .indexer import parse_reference
+from .parameters import DATE, REFERENCE, STRING, TOKEN, URI
+from .query import Criterion
+from .values import date_range, fold
+
+_TABLE = {TOKEN: idx_token, URI: idx_token, STRING: idx_string, DATE: idx_date, REFERENCE: idx_reference}
+PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _rows_of(table, owner, param: str, match: ColumnElement | None = None):
+    cond = and_(table.c.res_type == owner.c.res_type, table.c.res_id == owner.c.res_id, table.c.param == param)
+    return exists().where(cond if match is None else and_(cond, match))
+
+
+def _token(table, value: str, modifier: str | None) -> ColumnElement:
+    if modifier == "text":
+        return table.c.text_norm.like(_like_escape(fold(value)) + "%", escape="\\")
+    if "|" in value:
+        system, code = value.split("|", 1)
+        if system == "":
+            return and_(table.c.system == "", table.c.code == code)
+        if code == "":
+            return table.c.system == system
+        return and_(table.c.system == system, table.c.code == code)
+    return table.c.code == value
+
+
+def _string(table, value: str, modifier: str | None) -> ColumnElement:
+    if modifier == "exact":
+        return table.c.exact == value
+    folded = _like_escape(fold(value))
+    return table.c.norm.like(("%" if modifier == "contains" else "") + folded + "%", escape="\\")
+
+
+def date_bounds(value: str) -> tuple[str, str, str]:
+    prefix, text = ("eq", value)
+    if value[:2] in PREFIXES and value[2:3].isdigit():
+        prefix, text = value[:2], value[2:]
+    span = date_range(text)
+    if span is None:
+        raise error(400, "invalid", f"{value!r} is not a FHIR date search value (e.g. ge2026-04-01)")
+    return prefix, span[0], span[1]
+
+
+def _date_match(low, high, value: str) -> ColumnElement:
+    prefix, p_low, p_high = date_bounds(value)
+    if prefix == "eq":
+        return and_(low >= p_low, high <= p_high)
+    if prefix == "ne":
+        return or_(low < p_low, high > p_high)
+    if prefix == "gt":
+        return high > p_high
+    if prefix == "lt":
+        return low < p_low
+    if prefix == "ge":
+        return high >= p_low
+    if prefix == "le":
+        return low <= p_high
+    if prefix == "sa":
+        return low > p_high
+    if prefix == "eb":
+        return high < p_low
+    # ap: overlap with the value widened by 10% of its distance from now (at least a day).
+    start = datetime.fromisoformat(p_low.replace("Z", "+00:00"))
+    slack = max(abs(datetime.now(timezone.utc) - start) * 0.1, timedelta(days=1))
+    fmt = lambda d: d.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"  # noqa: E731
+    return and_(low <= fmt(datetime.fromisoformat(p_high.replace("Z", "+00:00")) + slack), high >= fmt(start - slack))
+
+
+def _reference(table, value: str, modifier: str | None, fhir_base: str) -> ColumnElement:
+    if modifier == "identifier":
+        if "|" in value:
+            system, ident = value.split("|", 1)
+            return and_(table.c.ident_system == system, table.c.ident_value == ident) if system else \
+                table.c.ident_value == ident
+        return table.c.ident_value == value
+    target_type, target_id, url = parse_reference(value, fhir_base)
+    if target_id:
+        return and_(table.c.target_type == target_type, table.c.target_id == target_id)
+    if url:
+        return table.c.target_url == url
+    # A bare id: any target type, or the one a `:Type` modifier names.
+    match = table.c.target_id == value
+    return and_(match, table.c.target_type == modifier) if modifier and modifier[:1].isupper() else match
+
+
+class ConditionBuilder:
+    def __init__(self, fhir_base: str):
+        self._base = fhir_base
+
+    def criterion(self, owner, crit: Criterion) -> ColumnElement:
+        if crit.has:
+            return self._has(owner, crit)
+        if crit.chain:
+            return self._chain(owner, crit)
+        if crit.param == "_id":
+            cond = owner.c.res_id.in_(crit.values)
+            return not_(cond) if crit.modifier == "not" else cond
+        if crit.param == "_lastUpdated":
+            return or_(*[_date_match(owner.c.last_updated, owner.c.last_updated, v) for v in crit.values])
+        # Each EXISTS gets its own alias, or nested ones (chains, _has) would correlate to each other.
+        table = _TABLE[crit.type].alias()
+        if crit.modifier == "missing":
+            present = _rows_of(table, owner, crit.param)
+            return not_(present) if crit.values[0] == "true" else present
+        if crit.modifier == "below":
+            return self._below(owner, crit)
+        if crit.modifier == "not":  # R4: matches resources without that value, including those with none
+            return not_(_rows_of(table, owner, crit.param, or_(*[_token(table, v, None) for v in crit.values])))
+        return _rows_of(table, owner, crit.param, or_(*[self._value(table, crit, v) for v in crit.values]))
+
+    def _value(self, table, crit: Criterion, value: str) -> ColumnElement:
+        if crit.type in (TOKEN, URI):
+            return _token(table, value, crit.modifier) if crit.type == TOKEN else table.c.code == value
+        if crit.type == STRING:
+            return _string(table, value, crit.modifier)
+        if crit.type == DATE:
+            return _date_match(table.c.low, table.c.high, value)
+        return _reference(table, value, crit.modifier, self._base)
+
+    def _chain(self, owner, crit: Criterion) -> ColumnElement:
+        target = resource.alias()
+        inner = self.criterion(target, crit.chain.inner)
+        targets = select(target.c.res_id).where(and_(
+            target.c.res_type.in_(crit.chain.target_types), target.c.deleted.is_(False), inner))
+        ref = idx_reference.alias()
+        match = and_(ref.c.target_type.in_(crit.chain.target_types), ref.c.target_id.in_(targets))
+        return _rows_of(ref, owner, crit.param, match)
+
+    def _has(self, owner, crit: Criterion) -> ColumnElement:
+        has = crit.has
+        source = resource.alias()
+        inner = self.criterion(source, has.inner)
+        sources = select(source.c.res_id).where(and_(
+            source.c.res_type == has.source_type, source.c.deleted.is_(False), inner))
+        ref = idx_reference.alias()
+        return exists().where(and_(
+            ref.c.res_type == has.source_type, ref.c.param == has.reference_param,
+            ref.c.target_type == owner.c.res_type, ref.c.target_id == owner.c.res_id,
+            ref.c.res_id.in_(sources)))
+
+    def _below(self, owner, crit: Criterion) -> ColumnElement:
+        """Organization?partof:below=X: every organisation whose partOf chain reaches X (not X itself)."""
+        roots = [parse_reference(v, self._base)[1] or v for v in crit.values]
+        step = idx_reference.alias()
+        tree = (select(step.c.res_id).where(and_(step.c.res_type == "Organization", step.c.param == "partof",
+                                                 step.c.target_id.in_(roots)))
+                .cte("descendants", recursive=True))
+        child = idx_reference.alias()
+        tree = tree.union(select(child.c.res_id).where(and_(
+            child.c.res_type == "Organization", child.c.param == "partof", child.c.target_id == tree.c.res_id)))
+        return owner.c.res_id.in_(select(tree.c.res_id))
+
+
+def sort_key(owner, param: str, type_: str, descending: bool):
+    """A scalar per resource to order by: the lowest value ascending, the highest descending."""
+    from sqlalchemy import func
+
+    if param == "_id":
+        return owner.c.res_id
+    if param == "_lastUpdated":
+        return owner.c.last_updated
+    table = _TABLE[type_]
+    column = {TOKEN: table.c.code if type_ in (TOKEN, URI) else None, URI: table.c.code,
+              STRING: getattr(table.c, "norm", None), DATE: table.c.high if descending else table.c.low,
+              REFERENCE: getattr(table.c, "target_id", None)}[type_]
+    aggregate = func.max(column) if descending else func.min(column)
+    return (select(aggregate).where(and_(table.c.res_type == owner.c.res_type, table.c.res_id == owner.c.res_id,
+                                         table.c.param == param)).scalar_subquery())
+
+
+__all__ = ["ConditionBuilder", "sort_key", "date_bounds", "literal", "true", "false"]
