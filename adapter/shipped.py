@@ -12,7 +12,7 @@ import orjson
 
 from .storage import Repository
 
-PACKAGES = ("terminology", "profiles")
+PACKAGES = ("terminology", "profiles", "adapter.search.definitions")
 
 
 def shipped_resources() -> Iterator[dict]:

@@ -3,10 +3,21 @@ from __future__ import annotations
 
 from .. import __version__
 from ..resource_types import SERVED, allows
+from ..search.parameters import params_for, reference_params
 from .context import Context
 from .request import FhirRequest, FhirResponse
 
-_TYPE_INTERACTIONS = ("read", "vread", "update", "delete", "history-instance", "history-type", "create")
+_TYPE_INTERACTIONS = ("read", "vread", "update", "delete", "history-instance", "history-type", "create",
+                      "search-type")
+_HL7 = "http://hl7.org/fhir/SearchParameter/"
+
+
+def _search_params(resource_type: str) -> list[dict]:
+    out = [{"name": "_id", "definition": f"{_HL7}Resource-id", "type": "token"},
+           {"name": "_lastUpdated", "definition": f"{_HL7}Resource-lastUpdated", "type": "date"}]
+    for param in params_for(resource_type).values():
+        out.append({"name": param.name, "definition": param.definition, "type": param.type})
+    return out
 
 
 def capability_statement(ctx: Context) -> dict:
@@ -24,6 +35,10 @@ def capability_statement(ctx: Context) -> dict:
             "conditionalRead": "not-supported",
             "conditionalUpdate": False,
             "conditionalDelete": "not-supported",
+            "searchInclude": ["*"] + [f"{resource_type}:{p}" for p in reference_params(resource_type)],
+            "searchRevInclude": ["*"] + [f"{source}:{p}" for source in SERVED for p, ref in reference_params(source).items()
+                                         if not ref.targets or resource_type in ref.targets],
+            "searchParam": _search_params(resource_type),
         })
     return {
         "resourceType": "CapabilityStatement",

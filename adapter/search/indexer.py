@@ -83,7 +83,7 @@ def parse_reference(reference: str, fhir_base: str) -> tuple[str, str, str]:
     parts = ref.split("/")
     if len(parts) == 2 and parts[0][:1].isupper():
         return parts[0], parts[1], ""
-    return "", "", reference
+    return "", "", ""  # a bare id (a search value) or something unresolvable: no URL either
 
 
 def _references(value, fhir_base: str) -> list[dict]:

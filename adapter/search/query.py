@@ -99,6 +99,8 @@ def _criterion(resource_type: str, key: str, raw: str, unknown: list[str]) -> Cr
         return None
     type_, param = found
     if dot:  # a chain: subject.partof=..., subject:Organization.identifier=...
+        if "." in tail:
+            raise error(400, "not-supported", f"{key}: chains are supported one level deep")
         if type_ != REFERENCE:
             raise error(400, "invalid", f"{key}: only reference parameters can be chained")
         targets = (modifier,) if modifier else param.targets

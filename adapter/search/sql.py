@@ -178,10 +178,15 @@ def sort_key(owner, param: str, type_: str, descending: bool):
         return owner.c.res_id
     if param == "_lastUpdated":
         return owner.c.last_updated
-    table = _TABLE[type_]
-    column = {TOKEN: table.c.code if type_ in (TOKEN, URI) else None, URI: table.c.code,
-              STRING: getattr(table.c, "norm", None), DATE: table.c.high if descending else table.c.low,
-              REFERENCE: getattr(table.c, "target_id", None)}[type_]
+    table = _TABLE[type_].alias()
+    if type_ in (TOKEN, URI):
+        column = table.c.code
+    elif type_ == STRING:
+        column = table.c.norm
+    elif type_ == DATE:
+        column = table.c.high if descending else table.c.low
+    else:
+        column = table.c.target_id
     aggregate = func.max(column) if descending else func.min(column)
     return (select(aggregate).where(and_(table.c.res_type == owner.c.res_type, table.c.res_id == owner.c.res_id,
                                          table.c.param == param)).scalar_subquery())

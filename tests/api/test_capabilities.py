@@ -6,7 +6,7 @@ import pytest
 from tests.examples import audit_event, writable_examples
 from tests.helpers import post_json, put_json
 
-ALL = ("read", "vread", "update", "delete", "history-instance", "history-type", "create")
+ALL = ("read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type")
 
 
 def _example(resource_type: str, client) -> dict:
@@ -45,6 +45,8 @@ def _exercise(client, resource_type: str, interaction: str) -> int:
         return client.get(f"{path}/_history").status_code
     if interaction == "history-type":
         return client.get(f"/fhir/{resource_type}/_history").status_code
+    if interaction == "search-type":
+        return client.get(f"/fhir/{resource_type}?_id={rid}").status_code
     if interaction == "create":
         return post_json(client, f"/fhir/{resource_type}", {k: v for k, v in example.items() if k != "id"}).status_code
     raise AssertionError(interaction)
@@ -71,6 +73,19 @@ def test_every_listed_interaction_works_and_every_unlisted_one_is_refused(client
                 assert status < 300, (resource_type, interaction, status)
             else:
                 assert status == 405, (resource_type, interaction, status)
+
+
+def test_every_listed_search_parameter_is_served_and_accepted(client):
+    statement = client.get("/fhir/metadata").get_json()
+    for entry in statement["rest"][0]["resource"]:
+        for param in entry["searchParam"]:
+            definition = client.get(f"/fhir/SearchParameter?url={param['definition']}").get_json()
+            assert definition.get("total", 0) >= 1, param["definition"]
+            value = {"token": "x", "string": "x", "date": "2026", "reference": "Organization/x", "uri": "http://x"}[param["type"]]
+            response = client.get(f"/fhir/{entry['type']}?{param['name']}={value}", headers={"Prefer": "handling=strict"})
+            assert response.status_code == 200, (entry["type"], param["name"], response.get_json())
+        for include in entry["searchInclude"]:
+            assert client.get(f"/fhir/{entry['type']}?_include={include}").status_code == 200, include
 
 
 def test_statement_declares_r4_formats_and_system_history(client):
