@@ -39,6 +39,7 @@ def fhir_request(resource_type: str | None = None, id_: str | None = None, versi
         if_match=request.headers.get("If-Match"),
         if_none_match=request.headers.get("If-None-Match"),
         if_modified_since=request.headers.get("If-Modified-Since"),
+        if_none_exist=request.headers.get("If-None-Exist"),
         prefer=request.headers.get("Prefer"),
         request_id=getattr(g, "request_id", None),
         principal=getattr(g, "principal", None),

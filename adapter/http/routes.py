@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 
 from ..auth.bearer import authenticate, authorise
-from ..interactions import capabilities, crud, history, search
+from ..interactions import bundles, capabilities, crud, history, search
 from ..outcomes import error
 from .parsing import fhir_request
 from .rendering import negotiated_format, render
@@ -43,6 +43,11 @@ def fhir_blueprint() -> Blueprint:
     def smart_configuration():
         return jsonify(capabilities.smart_configuration(_ctx().config))
 
+    @bp.post("")
+    @bp.post("/")
+    def batch_or_transaction():
+        return render(bundles.batch_or_transaction(_ctx(), fhir_request(with_body=True)))
+
     @bp.get("/_history")
     def history_system():
         _authorised("history-system", None)
@@ -65,6 +70,18 @@ def fhir_blueprint() -> Blueprint:
         crud.check_type(rtype, "search-type")
         _authorised("search-type", rtype)
         return render(search.search_type(_ctx(), fhir_request(rtype, search_form=True)))
+
+    @bp.put("/<rtype>")
+    def conditional_update(rtype):
+        crud.check_type(rtype, "update")
+        _authorised("update", rtype)
+        return render(crud.update(_ctx(), fhir_request(rtype, with_body=True)))
+
+    @bp.delete("/<rtype>")
+    def conditional_delete(rtype):
+        crud.check_type(rtype, "delete")
+        _authorised("delete", rtype)
+        return render(crud.delete(_ctx(), fhir_request(rtype)))
 
     @bp.get("/<rtype>/_history")
     def history_type(rtype):

@@ -31,10 +31,10 @@ def capability_statement(ctx: Context) -> dict:
             "versioning": "versioned-update",
             "readHistory": True,
             "updateCreate": allows(resource_type, "update"),
-            "conditionalCreate": False,
+            "conditionalCreate": allows(resource_type, "create"),
             "conditionalRead": "not-supported",
-            "conditionalUpdate": False,
-            "conditionalDelete": "not-supported",
+            "conditionalUpdate": allows(resource_type, "update"),
+            "conditionalDelete": "single" if allows(resource_type, "delete") else "not-supported",
             "searchInclude": ["*"] + [f"{resource_type}:{p}" for p in reference_params(resource_type)],
             "searchRevInclude": ["*"] + [f"{source}:{p}" for source in SERVED for p, ref in reference_params(source).items()
                                          if not ref.targets or resource_type in ref.targets],
@@ -68,7 +68,7 @@ def capability_statement(ctx: Context) -> dict:
                                "extension": [{"url": "token", "valueUri": ctx.config.token_url}]}],
             },
             "resource": resources,
-            "interaction": [{"code": "history-system"}],
+            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
         }],
     }
 

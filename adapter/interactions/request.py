@@ -16,6 +16,7 @@ class FhirRequest:
     if_match: str | None = None
     if_none_match: str | None = None
     if_modified_since: str | None = None
+    if_none_exist: str | None = None
     prefer: str | None = None
     request_id: str | None = None
     principal: Any = None

@@ -70,6 +70,12 @@ class SearchEngine:
         keys.append(owner.c.res_id.asc())
         return keys
 
+    def matching_ids(self, query: SearchQuery, conn, limit: int) -> list[str]:
+        """Ids of up to `limit` matches, on the caller's connection (to see its own transaction)."""
+        owner = resource.alias("r")
+        return [r.res_id for r in conn.execute(
+            select(owner.c.res_id).where(self._where(owner, query)).order_by(owner.c.res_id).limit(limit))]
+
     def count(self, query: SearchQuery) -> int:
         owner = resource.alias("r")
         with self._repo.engine.connect() as conn:

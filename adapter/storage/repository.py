@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable, Protocol, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, func, select
+from sqlalchemy import Connection, Engine, and_, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..outcomes import error
@@ -86,6 +86,20 @@ class WriteUnit:
         self._conn = conn
         self._access = access
         self._indexer = indexer
+
+    @property
+    def connection(self) -> Connection:
+        """For queries that must see this transaction's own writes (conditional operations, transactions)."""
+        return self._conn
+
+    def serialise_on(self, key: str) -> None:
+        """Make transactions that test-then-create on the same key run one at a time.
+
+        SQLite already runs writers one at a time; PostgreSQL cannot lock rows that do not exist
+        yet, so racing conditional creates take a transaction-scoped advisory lock instead.
+        """
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
     def current(self, resource_type: str, id_: str, *, lock: bool = True) -> StoredVersion | None:
         query = select(resource).where(and_(resource.c.res_type == resource_type, resource.c.res_id == id_))

@@ -1,0 +1,400 @@
+"""Import of a Hub export package into the store (`dthub import`).
+
+    report = import_package(repo, "export.zip")            # -> mappings.report.ImportReport
+    report.exit_code                                        # 0 all imported, 1 some rejected, 2 refused
+
+How it goes:
+- Files are applied in the spec's order; organisations.ndjson in passes by kind (ICBs, PCNs,
+  federations, practices), so references within it resolve whatever its order.
+- Each line is validated and mapped by `mappings.records.process_line` (schema, the spec's
+  rules, mapping, FHIR validation), in `workers` processes when asked (the CPU-heavy part),
+  while this process writes the outcomes in order. References resolve against the store: every
+  batch of earlier files and passes is committed before the next stage starts, so "earlier in
+  the package" and "imported before" are one lookup.
+- Writes go in batches (`batch_size` records), each one transaction with its Provenance, using
+  skip_unchanged: a crash or Ctrl-C leaves whole batches, a re-run finishes the rest, and
+  importing the same package twice writes nothing.
+- `mode: full` retires, per file present, what the store holds of that kind from the same source
+  and the package lacks. Per-practice summaries are recomputed for the practices whose actions
+  the package names, or that an update or retirement moved actions away from.
+Memory stays flat: lines stream, batches and in-flight chunks are bounded, and only sets of ids
+(for `mode: full`) and of practice codes are kept.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import sys
+import uuid
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Callable, Iterator
+
+from mappings.assessment import fhir_to_assessment, is_hub_questionnaire, questionnaire_id
+from mappings.kinds import FILE_KINDS, ORGANISATION_PASSES, FileKind
+from mappings.organisation import fhir_to_organisation
+from mappings.package import Package, PackageRefused, open_package
+from mappings.provenance import import_provenance
+from mappings.records import Outcome, process_line
+from mappings.report import ImportReport
+from mappings.submission import submission_header
+from mappings.summaries import (PracticeActions, impact_summary, impact_summary_id, indepth_action_summary,
+                                indepth_action_summary_id, practice_of)
+
+from .storage import Repository, make_engine, now_instant
+
+Validate = Callable[[dict], list]
+
+
+def default_validate(resource: dict) -> list:
+    from .validation import validate_resource
+
+    return validate_resource(resource)
+
+
+# -- lookups over the store --------------------------------------------------------------------
+class StoreLookup:
+    """The mappers' read-only lookup callback, answered from the store (see mappings/types.py).
+
+    Cached until `reset()`: the importer resets it between stages, when earlier writes may have
+    turned a miss into a hit. Submissions are many, so their cache is bounded."""
+
+    _SUBMISSION_CACHE = 20000
+
+    def __init__(self, repo: Repository):
+        self.repo = repo
+        self.reset()
+
+    def reset(self) -> None:
+        self._cache: dict[str, dict] = {"organisation": {}, "assessment": {}, "submission": {}}
+
+    def _live(self, resource_type: str, id_: str) -> dict | None:
+        stored = self.repo.read(resource_type, id_)
+        return None if stored is None or stored.deleted else stored.resource()
+
+    def _load(self, kind: str, key: str) -> dict | None:
+        if kind == "organisation":
+            org = self._live("Organization", key)
+            return fhir_to_organisation(org) if org else None
+        if kind == "assessment":
+            assessment_id, _, version = key.partition("|")
+            questionnaire = self._live("Questionnaire", questionnaire_id(assessment_id, version))
+            return fhir_to_assessment(questionnaire) if questionnaire and is_hub_questionnaire(questionnaire) else None
+        if kind == "submission":
+            qr = self._live("QuestionnaireResponse", key)
+            return submission_header(qr) if qr else None
+        raise ValueError(f"unknown lookup kind {kind!r}")
+
+    def __call__(self, kind: str, key: str) -> dict | None:
+        cache = self._cache[kind]
+        if key not in cache:
+            if kind == "submission" and len(cache) >= self._SUBMISSION_CACHE:
+                cache.clear()
+            cache[key] = self._load(kind, key)
+        return cache[key]
+
+
+# -- worker processes ------------------------------------------------------------------------
+_worker: dict = {}
+
+
+def _worker_init(database_url: str, validate: Validate, source: str) -> None:
+    repo = Repository(make_engine(database_url))
+    _worker.update(lookup=StoreLookup(repo), validate=validate, source=source, stage=None)
+
+
+def _worker_chunk(file: str, stage: int, organisation_pass: str | None,
+                  lines: list[tuple[int, bytes]]) -> list[Outcome]:
+    if _worker["stage"] != stage:
+        _worker["lookup"].reset()
+        _worker["stage"] = stage
+    file_kind = next(k for k in FILE_KINDS if k.file == file)
+    return [process_line(file_kind, line, raw, lookup=_worker["lookup"], source=_worker["source"],
+                         validate=_worker["validate"], organisation_pass=organisation_pass) for line, raw in lines]
+
+
+def _chunks(lines: Iterator[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    chunk: list[tuple[int, bytes]] = []
+    for item in lines:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# -- progress (stderr, only on a terminal) -----------------------------------------------------
+class _NoProgress:
+    def update(self, _n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(enabled: bool, total: int, desc: str):
+    if not enabled:
+        return _NoProgress()
+    try:
+        from tqdm import tqdm
+    except ImportError:  # the bar is a nicety: without tqdm the import runs the same
+        return _NoProgress()
+    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, file=sys.stderr, leave=False)
+
+
+# -- batched writes with Provenance ----------------------------------------------------------
+class _Writer:
+    """Collects writes and commits them `batch_size` at a time, each batch with its Provenance.
+
+    Each pending write carries its tally: ("file", name) for a record of the package,
+    ("retired", name) for a `mode: full` retirement, ("summary", None) for a summary."""
+
+    def __init__(self, repo: Repository, report: ImportReport, source: str, exported_at: str, batch_size: int,
+                 after_commit: Callable[[list], None]):
+        self.repo = repo
+        self.report = report
+        self.source = source
+        self.exported_at = exported_at
+        self.batch_size = batch_size
+        self.after_commit = after_commit
+        self.pending: list[tuple] = []
+        self.label: str | None = None
+
+    def add(self, tally: tuple, resource_type: str, id_: str, body: dict | None) -> None:
+        self.pending.append((tally, resource_type, id_, body))
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        batch, self.pending = self.pending, []
+        results, provenance = self.repo.write_unit(lambda unit: self._write(unit, batch))
+        self.report.provenance += provenance
+        for (tally, _type, _id, body), result in zip(batch, results):
+            self._tally(tally, body, result)
+        self.after_commit(list(zip(batch, results)))
+
+    def _write(self, unit, batch: list[tuple]) -> tuple[list, int]:
+        results = []
+        targets: dict[str, list[str]] = {"CREATE": [], "UPDATE": [], "DELETE": []}
+        for _tally, resource_type, id_, body in batch:
+            method = "DELETE" if body is None else "PUT"
+            result = unit.put(resource_type, id_, body, method=method, skip_unchanged=True)
+            results.append(result)
+            if result.changed:
+                activity = "DELETE" if body is None else "CREATE" if result.created else "UPDATE"
+                targets[activity].append(f"{resource_type}/{id_}/_history/{result.version.version_id}")
+        recorded = now_instant()
+        written = 0
+        for activity, refs in targets.items():
+            if refs:
+                id_ = uuid.uuid4().hex
+                unit.put("Provenance", id_, import_provenance(id_, activity, refs, recorded, self.source,
+                                                              self.exported_at, self.label), method="POST")
+                written += 1
+        return results, written
+
+    def _tally(self, tally: tuple, body: dict | None, result) -> None:
+        kind, file = tally
+        if kind == "file":
+            counts = self.report.counts(file)
+            if not result.changed:
+                counts.unchanged += 1
+            elif result.created:
+                counts.created += 1
+            else:
+                counts.updated += 1
+        elif kind == "retired":
+            self.report.counts(file).retired += result.changed
+        else:
+            s = self.report.summaries
+            if body is None:
+                s.deleted += result.changed
+            elif not result.changed:
+                s.unchanged += 1
+            elif result.created:
+                s.created += 1
+            else:
+                s.updated += 1
+
+
+# -- the import --------------------------------------------------------------------------------
+class _Import:
+    def __init__(self, repo: Repository, package: Package, report: ImportReport, validate: Validate,
+                 workers: int, batch_size: int, chunk_size: int, progress: bool):
+        self.repo = repo
+        self.package = package
+        self.report = report
+        self.validate = validate
+        self.manifest = package.manifest
+        self.full = self.manifest.mode == "full"
+        self.chunk_size = chunk_size
+        self.show_progress = progress
+        self.lookup = StoreLookup(repo)
+        self.writer = _Writer(repo, report, self.manifest.source, self.manifest.exported_at, batch_size,
+                              self._after_commit)
+        self.seen: set[str] = set()  # ids of the current file's records (mode: full)
+        self.touched: set[str] = set()  # practices whose per-practice summaries to recompute
+        self.executor = self._executor(workers)
+        self.stage = 0
+
+    def _executor(self, workers: int) -> ProcessPoolExecutor | None:
+        if workers < 1:
+            return None
+        url = self.repo.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return None  # an in-memory store cannot be shared with other processes
+        try:
+            pickle.dumps(self.validate)
+        except Exception:  # a lambda or closure cannot travel to a worker: validate here instead
+            return None
+        # spawn, not fork: a forked child would inherit this process's open database connections.
+        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_init,
+                                   initargs=(url.render_as_string(hide_password=False), self.validate,
+                                             self.manifest.source))
+
+    def run(self) -> None:
+        try:
+            for file_kind in FILE_KINDS:
+                if file_kind.file in self.package.present:
+                    self._file(file_kind)
+        finally:
+            if self.executor is not None:
+                self.executor.shutdown(cancel_futures=True)
+
+    def _file(self, file_kind: FileKind) -> None:
+        self.report.counts(file_kind.file)
+        self.seen = set()
+        self.writer.label = file_kind.file
+        passes = ORGANISATION_PASSES if file_kind.kind == "organisation" else (None,)
+        bar = _progress(self.show_progress, self.package.size(file_kind.file) * len(passes), file_kind.file)
+        try:
+            for organisation_pass in passes:
+                self.stage += 1
+                self.lookup.reset()
+                for outcome in self._outcomes(file_kind, organisation_pass, bar):
+                    self._apply(file_kind, outcome)
+                self.writer.flush()
+        finally:
+            bar.close()
+        if self.full:
+            self._retire(file_kind)
+        if file_kind.kind == "action":
+            self._summaries()
+
+    def _outcomes(self, file_kind: FileKind, organisation_pass: str | None, bar) -> Iterator[Outcome]:
+        lines = self.package.lines(file_kind.file)
+        if self.executor is None:
+            for line, raw in lines:
+                yield process_line(file_kind, line, raw, lookup=self.lookup, source=self.manifest.source,
+                                   validate=self.validate, organisation_pass=organisation_pass)
+                bar.update(len(raw) + 1)
+            return
+        in_flight: deque = deque()
+        limit = 4 * self.executor._max_workers  # bounded: memory stays flat however large the file
+        for chunk in _chunks(lines, self.chunk_size):
+            size = sum(len(raw) + 1 for _line, raw in chunk)
+            in_flight.append((self.executor.submit(_worker_chunk, file_kind.file, self.stage, organisation_pass,
+                                                   chunk), size))
+            while len(in_flight) >= limit:
+                yield from self._drain(in_flight, bar)
+        while in_flight:
+            yield from self._drain(in_flight, bar)
+
+    @staticmethod
+    def _drain(in_flight: deque, bar) -> list[Outcome]:
+        future, size = in_flight.popleft()
+        outcomes = future.result()
+        bar.update(size)
+        return outcomes
+
+    def _apply(self, file_kind: FileKind, outcome: Outcome) -> None:
+        if outcome.skipped:
+            return
+        file = file_kind.file
+        self.report.counts(file).read += 1
+        if self.full and outcome.resource_id:
+            self.seen.add(outcome.resource_id)
+        for field, message in outcome.warnings:
+            self.report.warn(message, file=file, line=outcome.line, field=field, key=outcome.key)
+        if outcome.problems:
+            self.report.reject(file, outcome.line, outcome.key, outcome.problems)
+            return
+        if outcome.practice:
+            self.touched.add(outcome.practice)
+        resource = outcome.resource
+        self.writer.add(("file", file), resource["resourceType"], resource["id"], resource)
+
+    def _after_commit(self, written: list) -> None:
+        """An action moved to another practice changes the old practice's summaries too."""
+        for (_tally, resource_type, id_, body), result in written:
+            if resource_type == "Task" and body is not None and result.changed and not result.created:
+                before = self.repo.read_version("Task", id_, result.version.version_id - 1)
+                if before is not None and not before.deleted:
+                    practice = practice_of(before.resource())
+                    if practice:
+                        self.touched.add(practice)
+
+    def _retire(self, file_kind: FileKind) -> None:
+        self.writer.label = f"{file_kind.file} (mode full: retired)"
+        for stored in self.repo.iter_current(file_kind.resource_type):
+            if stored.id in self.seen:
+                continue
+            body = stored.resource()
+            if (body.get("meta") or {}).get("source") != self.manifest.source or not file_kind.is_ours(body):
+                continue
+            if file_kind.kind == "action":
+                practice = practice_of(body)
+                if practice:
+                    self.touched.add(practice)
+            retired = file_kind.retire(body) if file_kind.retire else None
+            self.writer.add(("retired", file_kind.file), file_kind.resource_type, stored.id, retired)
+        self.writer.flush()
+        self.seen = set()
+
+    def _summaries(self) -> None:
+        if not self.touched:
+            return
+        self.writer.label = "per-practice summaries"
+        actions = {practice: PracticeActions() for practice in self.touched}
+        for stored in self.repo.iter_current("Task"):
+            task = stored.resource()
+            practice = practice_of(task)
+            if practice in actions:
+                actions[practice].add(task)
+        source = self.manifest.source
+        for practice in sorted(actions):
+            self.writer.add(("summary", None), "MeasureReport", impact_summary_id(practice),
+                            impact_summary(practice, actions[practice], source))
+            self.writer.add(("summary", None), "MeasureReport", indepth_action_summary_id(practice),
+                            indepth_action_summary(practice, actions[practice], source))
+        self.writer.flush()
+
+
+def import_package(repo: Repository, path: str | Path, *, validate: Validate | None = None, workers: int = 0,
+                   batch_size: int = 500, chunk_size: int = 100, progress: bool = False) -> ImportReport:
+    """Import the package at `path` (directory or .zip). `validate(resource) -> [Issue]` checks each
+    mapped resource (default: adapter.validation.validate_resource); `workers` > 0 maps and
+    validates in that many processes. Never raises for bad data: see the report's exit_code.
+    Store failures (and Ctrl-C) propagate; whole batches are kept and a re-run completes them."""
+    report = ImportReport(str(path))
+    try:
+        package = open_package(path)
+    except PackageRefused as exc:
+        report.refused = str(exc)
+        report.finish()
+        return report
+    with package:
+        report.manifest = package.manifest.as_dict()
+        for message in package.manifest.warnings:
+            report.warn(message, field="manifest.json")
+        for name in package.unknown:
+            report.warn(f"unknown file {name!r} in the package, ignored", field=name)
+        _Import(repo, package, report, validate or default_validate, workers, batch_size, chunk_size,
+                progress).run()
+    report.finish()
+    return report
