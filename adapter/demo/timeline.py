@@ -31,11 +31,12 @@ def month_end(day: date) -> date:
 
 
 def iso_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """UTC to the second with a Z: "2026-05-10T10:22:00Z" (isoformat is much faster than strftime)."""
+    return moment.isoformat()[:19] + "Z"
 
 
 def period(day: date) -> str:
-    return day.strftime("%Y-%m")
+    return day.isoformat()[:7]
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,15 @@ def writing(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+def schema_version(engine: Engine) -> int:
+    """The version a store is at (0 for an empty one)."""
+    with engine.connect() as conn:
+        if not engine.dialect.has_table(conn, schema_state.name):
+            return 0
+        row = conn.execute(select(schema_state.c.version).where(schema_state.c.id == 1)).first()
+    return row.version if row else 0
+
+
 def migrate(engine: Engine) -> int:
     """Create or upgrade the schema; a second run changes nothing. Returns the schema version."""
     with writing(engine) as conn:

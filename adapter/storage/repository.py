@@ -255,6 +255,29 @@ class Repository:
                 return
             after = rows[-1].res_id
 
+    def reindex(self, resource_types: Iterable[str] | None = None, *, batch: int = 500) -> int:
+        """Rebuild the search index rows of every current version (after a migration adds an index)."""
+        count = 0
+        with self.engine.connect() as conn:
+            types = resource_types or [r[0] for r in conn.execute(select(resource.c.res_type).distinct())]
+        for resource_type in types:
+            pending: list[StoredVersion] = []
+            for version in self.iter_current(resource_type, batch=batch):
+                pending.append(version)
+                if len(pending) == batch:
+                    count += self._reindex_batch(pending)
+                    pending = []
+            count += self._reindex_batch(pending)
+        return count
+
+    def _reindex_batch(self, versions: list[StoredVersion]) -> int:
+        def work(unit: WriteUnit) -> int:
+            for v in versions:
+                self._indexer.replace(unit.connection, v.resource_type, v.id, v.resource())
+            return len(versions)
+
+        return self.write_unit(work) if versions else 0
+
     def ping(self) -> bool:
         with self.engine.connect() as conn:
             conn.execute(select(1))

@@ -86,3 +86,32 @@ def test_iter_current_streams_live_versions_in_id_order(repo):
     ids = [v.id for v in repo.iter_current("Task", batch=2)]
     assert ids == ["T0", "T1", "T2", "T4", "T5", "T6"]
     assert "T3" in [v.id for v in repo.iter_current("Task", batch=2, include_deleted=True)]
+
+
+def test_upgrading_a_store_from_before_the_search_index_backfills_it(database_url):
+    from sqlalchemy import select as sa_select
+
+    from adapter.search.engine import SearchEngine
+    from adapter.search.query import parse_search
+    from adapter.storage.engine import writing
+    from adapter.storage.schema import MIGRATIONS, schema_state
+    from adapter.store import SEARCH_INDEX_SINCE, open_repository
+    from tests.conftest import make_config
+
+    from adapter.storage.schema import metadata
+
+    engine = make_engine(database_url)
+    with writing(engine) as conn:  # a store as release 2 left it: no index tables yet
+        metadata.drop_all(conn)
+        schema_state.create(conn)
+        for step in MIGRATIONS[:SEARCH_INDEX_SINCE - 1]:
+            step(conn)
+        conn.execute(schema_state.insert().values(id=1, version=SEARCH_INDEX_SINCE - 1))
+    Repository(engine).put("Organization", "A81001", {"resourceType": "Organization", "name": "Densham"})
+    engine.dispose()
+    repo = open_repository(make_config(database_url))
+    search = SearchEngine(repo, "http://fhir.test/fhir")
+    with repo.engine.connect() as conn:
+        assert search.matching_ids(parse_search("Organization", (("name", "dens"),)), conn, 5) == ["A81001"]
+        assert conn.execute(sa_select(schema_state.c.version)).scalar_one() == len(MIGRATIONS)
+    repo.engine.dispose()
