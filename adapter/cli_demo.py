@@ -32,7 +32,8 @@ def _demo(args: argparse.Namespace) -> int:
     kinds = ", ".join(f"{n} {k}{'s' if n != 1 else ''}" for k, n in summary.organisations.items())
     counts = ", ".join(f"{n} {k}" for k, n in summary.counts.items())
     icbs = " ".join(summary.icbs) if len(summary.icbs) <= 6 else f"{len(summary.icbs)} ICBs"
-    print(f"wrote {summary.path} ({summary.bytes / 1e6:.1f} MB in {summary.seconds:.1f} s)\n"
+    size = f"{summary.bytes / 1e6:.1f} MB" if summary.bytes >= 1e6 else f"{summary.bytes / 1e3:.0f} kB"
+    print(f"wrote {summary.path} ({size} in {summary.seconds:.1f} s)\n"
           f"  practices of: {icbs}\n  organisations: {kinds}\n  records: {counts}\n"
           f"  PCNs spanning two ICBs: {' '.join(summary.spanning_pcns) or 'none in this selection'}")
     return 0

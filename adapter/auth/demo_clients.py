@@ -13,13 +13,14 @@ from .clients import ClientRegistry
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
 ODS_ROLE = "https://digital.nhs.uk/services/organisation-data-service/CodeSystem/ODSOrganisationRole"
 
-# The organisations the demo clients act for (real ODS codes from the ODS hierarchy). The demo
-# import writes the same ids with full detail; these minimal ones exist only until it has run.
+# The organisations the demo clients act for: members of the default demo package (`dthub demo`),
+# including U25294, a PCN that spans two ICBs. When the demo package has not been imported into the
+# store, minimal records with these ids are written so the clients can still be registered.
 _DEMO_ORGS = {
-    "QHM": ("NHS NORTH EAST AND NORTH CUMBRIA INTEGRATED CARE BOARD", "RO318", None),
-    "U89141": ("STOCKTON PCN", "RO272", "QHM"),
-    "A81001": ("THE DENSHAM SURGERY", "RO76", "U89141"),
-    "FEDQHM1": ("TEES VALLEY GP FEDERATION (DEMO)", None, "QHM"),
+    "QK1": ("NHS LEICESTER, LEICESTERSHIRE AND RUTLAND INTEGRATED CARE BOARD", "RO318", None),
+    "U25294": ("MELTON, SYSTON AND VALE PCN", "RO272", "QK1"),
+    "C82016": ("LONG CLAWSON MEDICAL PRACTICE", "RO76", "U25294"),
+    "FEDQK11": ("EAST LEICESTERSHIRE AND RUTLAND GP FEDERATION", None, "QK1"),
 }
 
 
@@ -35,10 +36,10 @@ class DemoClient:
 DEMO_CLIENTS = (
     DemoClient("demo-service", "service", None, "system/*.cruds", ("HOPERAT", "HQUALIMP", "HMARKT")),
     DemoClient("demo-external", "external", None, "system/*.rs", ("HMARKT",)),
-    DemoClient("demo-icb", "icb", "QHM", "system/*.rs", ("HOPERAT", "HQUALIMP")),
-    DemoClient("demo-pcn", "pcn", "U89141", "system/*.rs", ("HOPERAT", "HQUALIMP")),
-    DemoClient("demo-federation", "federation", "FEDQHM1", "system/*.rs", ("HOPERAT", "HQUALIMP")),
-    DemoClient("demo-practice", "practice", "A81001", "system/*.rs system/QuestionnaireResponse.cruds system/Task.cruds",
+    DemoClient("demo-icb", "icb", "QK1", "system/*.rs", ("HOPERAT", "HQUALIMP")),
+    DemoClient("demo-pcn", "pcn", "U25294", "system/*.rs", ("HOPERAT", "HQUALIMP")),
+    DemoClient("demo-federation", "federation", "FEDQK11", "system/*.rs", ("HOPERAT", "HQUALIMP")),
+    DemoClient("demo-practice", "practice", "C82016", "system/*.rs system/QuestionnaireResponse.cruds system/Task.cruds",
                ("HOPERAT", "HQUALIMP")),
 )
 

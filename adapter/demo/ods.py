@@ -172,7 +172,7 @@ def _federation_areas(practices: dict[str, Practice], icbs: dict[str, Icb],
 
 
 def _pcn_stem(pcn_name: str) -> str:
-    """"MELTON, SYSTON AND VALE PCN" -> "MELTON, SYSTON AND VALE"."""
+    """Drop the trailing "PCN": "MELTON, SYSTON AND VALE PCN" -> "MELTON, SYSTON AND VALE"."""
     words = pcn_name.split()
     while len(words) > 1 and words[-1] in {"PCN", "PRIMARY", "CARE", "NETWORK"}:
         words.pop()

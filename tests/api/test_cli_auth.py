@@ -91,6 +91,6 @@ def test_demo_clients_cover_every_role_and_each_gets_a_working_token(live_server
         code, token, err = _dthub(monkeypatch, capsys, database_url, "token", "--client-id", client_id,
                                   "--key", key, "--token-url", live_server.token_url)
         assert code == 0, err
-        response = requests.get(f"{live_server.fhir}/Organization/A81001",
+        response = requests.get(f"{live_server.fhir}/Organization/C82016",
                                 headers={"Authorization": f"Bearer {token.strip()}"}, timeout=10)
         assert response.status_code == 200, client_id
