@@ -68,15 +68,26 @@ class StoreLookup:
 
     def reset(self) -> None:
         self._cache: dict[str, dict] = {"organisation": {}, "assessment": {}, "submission": {}}
+        self._organisations_loaded = False
 
     def _live(self, resource_type: str, id_: str) -> dict | None:
         stored = self.repo.read(resource_type, id_)
         return None if stored is None or stored.deleted else stored.resource()
 
+    def _load_organisations(self) -> None:
+        # England has ~8,000 organisations: one keyset scan beats thousands of single reads,
+        # and the whole hierarchy is small enough to hold.
+        cache = self._cache["organisation"]
+        for stored in self.repo.iter_current("Organization", batch=2000):
+            cache[stored.id] = fhir_to_organisation(stored.resource())
+        self._organisations_loaded = True
+
     def _load(self, kind: str, key: str) -> dict | None:
         if kind == "organisation":
-            org = self._live("Organization", key)
-            return fhir_to_organisation(org) if org else None
+            if not self._organisations_loaded:
+                self._load_organisations()
+                return self._cache["organisation"].get(key)
+            return None  # everything stored was loaded: a miss is a miss
         if kind == "assessment":
             assessment_id, _, version = key.partition("|")
             questionnaire = self._live("Questionnaire", questionnaire_id(assessment_id, version))
@@ -240,6 +251,7 @@ class _Import:
         self.touched: set[str] = set()  # practices whose per-practice summaries to recompute
         self.executor = self._executor(workers)
         self.stage = 0
+        self.held_rejections: list | None = None
 
     def _executor(self, workers: int) -> ProcessPoolExecutor | None:
         if workers < 1:
@@ -271,6 +283,9 @@ class _Import:
         self.seen = set()
         self.writer.label = file_kind.file
         passes = ORGANISATION_PASSES if file_kind.kind == "organisation" else (None,)
+        # Passes find an organisation file's rejections out of line order; the file is small
+        # (England has ~8,000 organisations), so they are held and reported in line order.
+        self.held_rejections = [] if len(passes) > 1 else None
         bar = _progress(self.show_progress, self.package.size(file_kind.file) * len(passes), file_kind.file)
         try:
             for organisation_pass in passes:
@@ -281,6 +296,9 @@ class _Import:
                 self.writer.flush()
         finally:
             bar.close()
+        for line, key, problems in sorted(self.held_rejections or [], key=lambda held: held[0]):
+            self.report.reject(file_kind.file, line, key, problems)
+        self.held_rejections = None
         if self.full:
             self._retire(file_kind)
         if file_kind.kind == "action":
@@ -322,7 +340,10 @@ class _Import:
         for field, message in outcome.warnings:
             self.report.warn(message, file=file, line=outcome.line, field=field, key=outcome.key)
         if outcome.problems:
-            self.report.reject(file, outcome.line, outcome.key, outcome.problems)
+            if self.held_rejections is not None:
+                self.held_rejections.append((outcome.line, outcome.key, outcome.problems))
+            else:
+                self.report.reject(file, outcome.line, outcome.key, outcome.problems)
             return
         if outcome.practice:
             self.touched.add(outcome.practice)

@@ -12,7 +12,7 @@ import orjson
 
 from .storage import Repository
 
-PACKAGES = ("terminology", "profiles", "adapter.search.definitions")
+PACKAGES = ("terminology", "profiles", "adapter.search.definitions", "adapter.operation_definitions")
 
 
 def shipped_resources() -> Iterator[dict]:

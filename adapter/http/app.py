@@ -26,11 +26,11 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-._]{1,64}$")
 
 
 def build_context(config: Config) -> Context:
-    from ..validation import validate_resource
+    from profiles.validate import validate_all
 
     repo = open_repository(config)
     load_shipped(repo)
-    return Context(config=config, repo=repo, validate=validate_resource, fhir_base=config.fhir_base,
+    return Context(config=config, repo=repo, validate=validate_all, fhir_base=config.fhir_base,
                    search=SearchEngine(repo, config.fhir_base))
 
 

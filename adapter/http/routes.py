@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 
 from ..auth.bearer import authenticate, authorise
-from ..interactions import bundles, capabilities, crud, history, search
+from ..interactions import bundles, capabilities, crud, history, operations, search
 from ..outcomes import error
 from .parsing import fhir_request
 from .rendering import negotiated_format, render
@@ -82,6 +82,39 @@ def fhir_blueprint() -> Blueprint:
         crud.check_type(rtype, "delete")
         _authorised("delete", rtype)
         return render(crud.delete(_ctx(), fhir_request(rtype)))
+
+    @bp.route("/<rtype>/$validate", methods=["POST"])
+    def validate_type(rtype):
+        crud.check_type(rtype, "read")
+        _authorised("operation", rtype)
+        return render(operations.validate(_ctx(), fhir_request(rtype, with_body=True)))
+
+    @bp.route("/<rtype>/<rid>/$validate", methods=["GET", "POST"])
+    def validate_instance(rtype, rid):
+        crud.check_type(rtype, "read")
+        _authorised("operation", rtype)
+        return render(operations.validate(_ctx(), fhir_request(rtype, rid, with_body=request.method == "POST")))
+
+    # Terminology operations need a token but no particular scope (conventions).
+    @bp.route("/CodeSystem/$lookup", methods=["GET", "POST"])
+    def cs_lookup():
+        return render(operations.lookup(_ctx(), fhir_request("CodeSystem", with_body=request.method == "POST")))
+
+    @bp.route("/CodeSystem/$validate-code", methods=["GET", "POST"])
+    def cs_validate_code():
+        return render(operations.validate_code(_ctx(), fhir_request("CodeSystem", with_body=request.method == "POST")))
+
+    @bp.route("/ValueSet/$validate-code", methods=["GET", "POST"])
+    def vs_validate_code():
+        return render(operations.validate_code(_ctx(), fhir_request("ValueSet", with_body=request.method == "POST")))
+
+    @bp.route("/ValueSet/$expand", methods=["GET", "POST"])
+    def vs_expand():
+        return render(operations.expand(_ctx(), fhir_request("ValueSet", with_body=request.method == "POST")))
+
+    @bp.route("/ValueSet/<rid>/$expand", methods=["GET", "POST"])
+    def vs_expand_instance(rid):
+        return render(operations.expand(_ctx(), fhir_request("ValueSet", rid, with_body=request.method == "POST")))
 
     @bp.get("/<rtype>/_history")
     def history_type(rtype):

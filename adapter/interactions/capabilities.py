@@ -5,6 +5,7 @@ from .. import __version__
 from ..resource_types import SERVED, allows
 from ..search.parameters import params_for, reference_params
 from .context import Context
+from .operations import operations_for
 from .request import FhirRequest, FhirResponse
 
 _TYPE_INTERACTIONS = ("read", "vread", "update", "delete", "history-instance", "history-type", "create",
@@ -39,6 +40,7 @@ def capability_statement(ctx: Context) -> dict:
             "searchRevInclude": ["*"] + [f"{source}:{p}" for source in SERVED for p, ref in reference_params(source).items()
                                          if not ref.targets or resource_type in ref.targets],
             "searchParam": _search_params(resource_type),
+            "operation": operations_for(resource_type),
         })
     return {
         "resourceType": "CapabilityStatement",

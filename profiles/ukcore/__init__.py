@@ -1,0 +1,1 @@
+"""UK Core base definitions (differentials) our profiles derive from; see ../ORIGIN.md."""
