@@ -30,6 +30,7 @@ class Config:
     rate_limit_per_minute: int = 6000
     key_grace_seconds: int = 600
     jwks_timeout: float = 3.0
+    client_cache_seconds: float = 1.0
 
     @property
     def fhir_base(self) -> str:
@@ -75,6 +76,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> Config:
         token_lifetime=min(_int(env, "DTHUB_TOKEN_LIFETIME", defaults.token_lifetime), 300),
         rate_limit_per_minute=_int(env, "DTHUB_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute),
         key_grace_seconds=_int(env, "DTHUB_KEY_GRACE_SECONDS", defaults.key_grace_seconds),
+        client_cache_seconds=float(env.get("DTHUB_CLIENT_CACHE_SECONDS") or defaults.client_cache_seconds),
     )
 
 

@@ -22,6 +22,7 @@ Memory stays flat: lines stream, batches and in-flight chunks are bounded, and o
 """
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import pickle
 import sys
@@ -31,6 +32,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
+import orjson
 from mappings.assessment import fhir_to_assessment, is_hub_questionnaire, questionnaire_id
 from mappings.kinds import FILE_KINDS, ORGANISATION_PASSES, FileKind
 from mappings.organisation import fhir_to_organisation
@@ -69,6 +71,7 @@ class StoreLookup:
     def reset(self) -> None:
         self._cache: dict[str, dict] = {"organisation": {}, "assessment": {}, "submission": {}}
         self._organisations_loaded = False
+        self._organisation_digests: dict[str, bytes] = {}
 
     def _live(self, resource_type: str, id_: str) -> dict | None:
         stored = self.repo.read(resource_type, id_)
@@ -79,7 +82,9 @@ class StoreLookup:
         # and the whole hierarchy is small enough to hold.
         cache = self._cache["organisation"]
         for stored in self.repo.iter_current("Organization", batch=2000):
-            cache[stored.id] = fhir_to_organisation(stored.resource())
+            body = stored.resource()
+            cache[stored.id] = fhir_to_organisation(body)
+            self._organisation_digests[stored.id] = _digest(body)
         self._organisations_loaded = True
 
     def _load(self, kind: str, key: str) -> dict | None:
@@ -97,6 +102,16 @@ class StoreLookup:
             return submission_header(qr) if qr else None
         raise ValueError(f"unknown lookup kind {kind!r}")
 
+    def holds(self, resource: dict) -> bool:
+        """Whether the store's current version has exactly this content (meta.versionId and
+        lastUpdated aside), as the repository's skip_unchanged compares."""
+        if resource["resourceType"] == "Organization":  # all at hand already: no read
+            if not self._organisations_loaded:
+                self._load_organisations()
+            return self._organisation_digests.get(resource["id"]) == _digest(resource)
+        stored = self.repo.read(resource["resourceType"], resource["id"])
+        return stored is not None and not stored.deleted and _comparable(stored.resource()) == _comparable(resource)
+
     def __call__(self, kind: str, key: str) -> dict | None:
         cache = self._cache[kind]
         if key not in cache:
@@ -104,6 +119,16 @@ class StoreLookup:
                 cache.clear()
             cache[key] = self._load(kind, key)
         return cache[key]
+
+
+def _comparable(resource: dict) -> dict:
+    meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+    return {**{k: v for k, v in resource.items() if k != "meta"}, **({"meta": meta} if meta else {})}
+
+
+def _digest(resource: dict) -> bytes:
+    """A fingerprint of the comparable content (a false mismatch only costs a validation)."""
+    return hashlib.blake2b(orjson.dumps(_comparable(resource), option=orjson.OPT_SORT_KEYS), digest_size=16).digest()
 
 
 # -- worker processes ------------------------------------------------------------------------
@@ -121,8 +146,9 @@ def _worker_chunk(file: str, stage: int, organisation_pass: str | None,
         _worker["lookup"].reset()
         _worker["stage"] = stage
     file_kind = next(k for k in FILE_KINDS if k.file == file)
-    return [process_line(file_kind, line, raw, lookup=_worker["lookup"], source=_worker["source"],
-                         validate=_worker["validate"], organisation_pass=organisation_pass) for line, raw in lines]
+    lookup = _worker["lookup"]
+    return [process_line(file_kind, line, raw, lookup=lookup, source=_worker["source"], validate=_worker["validate"],
+                         organisation_pass=organisation_pass, holds=lookup.holds) for line, raw in lines]
 
 
 def _chunks(lines: Iterator[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
@@ -281,6 +307,7 @@ class _Import:
     def _file(self, file_kind: FileKind) -> None:
         self.report.counts(file_kind.file)
         self.seen = set()
+        self.queued: set[int] = set()  # ids this file has queued for writing
         self.writer.label = file_kind.file
         passes = ORGANISATION_PASSES if file_kind.kind == "organisation" else (None,)
         # Passes find an organisation file's rejections out of line order; the file is small
@@ -309,7 +336,8 @@ class _Import:
         if self.executor is None:
             for line, raw in lines:
                 yield process_line(file_kind, line, raw, lookup=self.lookup, source=self.manifest.source,
-                                   validate=self.validate, organisation_pass=organisation_pass)
+                                   validate=self.validate, organisation_pass=organisation_pass,
+                                   holds=self.lookup.holds)
                 bar.update(len(raw) + 1)
             return
         in_flight: deque = deque()
@@ -348,6 +376,14 @@ class _Import:
         if outcome.practice:
             self.touched.add(outcome.practice)
         resource = outcome.resource
+        queued = hash(resource["id"])
+        if outcome.unchanged and queued not in self.queued:
+            # Already stored as it is: writing would only compare again. (A change made since
+            # came after this import's no-op, a valid order of the two.) But when an earlier line
+            # of this file queued the same id, this line must still win: write it.
+            self.report.counts(file).unchanged += 1
+            return
+        self.queued.add(queued)  # hashes only: small, and a collision merely costs a write
         self.writer.add(("file", file), resource["resourceType"], resource["id"], resource)
 
     def _after_commit(self, written: list) -> None:
@@ -388,11 +424,19 @@ class _Import:
             if practice in actions:
                 actions[practice].add(task)
         source = self.manifest.source
+        self.lookup.reset()
         for practice in sorted(actions):
-            self.writer.add(("summary", None), "MeasureReport", impact_summary_id(practice),
-                            impact_summary(practice, actions[practice], source))
-            self.writer.add(("summary", None), "MeasureReport", indepth_action_summary_id(practice),
-                            indepth_action_summary(practice, actions[practice], source))
+            for id_, body in ((impact_summary_id(practice), impact_summary(practice, actions[practice], source)),
+                              (indepth_action_summary_id(practice),
+                               indepth_action_summary(practice, actions[practice], source))):
+                if body is not None:
+                    if self.lookup.holds(body):
+                        self.report.summaries.unchanged += 1
+                        continue
+                    errors = [i for i in self.validate(body) if i.severity in ("error", "fatal")]
+                    if errors:  # derived from stored Tasks: a bug here, not bad data
+                        raise RuntimeError(f"MeasureReport/{id_} is not valid: {errors}")
+                self.writer.add(("summary", None), "MeasureReport", id_, body)
         self.writer.flush()
 
 

@@ -1,6 +1,7 @@
 """The client registry: registered clients, their organisation, role, scopes, purposes and keys."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import orjson
@@ -57,13 +58,31 @@ def check_jwks(jwks: dict) -> dict:
 
 
 class ClientRegistry:
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, *, cache_seconds: float = 0.0):
         self._engine = engine
+        self._cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, ClientRecord | None]] = {}
 
     def get(self, client_id: str) -> ClientRecord | None:
         with self._engine.connect() as conn:
             row = conn.execute(select(client_table).where(client_table.c.client_id == client_id)).first()
         return _record(row) if row else None
+
+    def get_cached(self, client_id: str) -> ClientRecord | None:
+        """`get`, remembered for `cache_seconds` (per process): every FHIR call checks its client,
+        and a store round trip per request would cost more than the read itself. A change made
+        elsewhere (another worker, the CLI) is seen within that window; changes made through this
+        registry are seen at once."""
+        now = time.monotonic()
+        hit = self._cache.get(client_id)
+        if hit and hit[0] > now:
+            return hit[1]
+        record = self.get(client_id)
+        if self._cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[client_id] = (now + self._cache_seconds, record)
+        return record
 
     def list(self) -> list[ClientRecord]:
         with self._engine.connect() as conn:
@@ -107,6 +126,7 @@ class ClientRegistry:
         return self.get(client_id)
 
     def _update(self, client_id: str, **values) -> None:
+        self._cache.pop(client_id, None)
         with writing(self._engine) as conn:
             result = conn.execute(client_table.update().where(client_table.c.client_id == client_id).values(**values))
         if result.rowcount == 0:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import jwt
@@ -37,6 +37,26 @@ def _client_failure() -> OAuthError:
     return OAuthError("invalid_client", "client authentication failed", 401)
 
 
+class VerifiedTokens:
+    """Claims of access tokens already verified in this process, keyed by the exact token string.
+
+    A client sends the same token with every call for up to five minutes; verifying its RSA
+    signature each time would cost more than most reads. Expiry is still checked on every use.
+    """
+
+    def __init__(self, capacity: int = 10_000):
+        self._capacity = capacity
+        self._claims: dict[str, dict] = {}
+
+    def get(self, token: str) -> dict | None:
+        return self._claims.get(token)
+
+    def put(self, token: str, claims: dict) -> None:
+        if len(self._claims) >= self._capacity:
+            self._claims.clear()  # crude but bounded; tokens live five minutes at most
+        self._claims[token] = claims
+
+
 @dataclass
 class AuthService:
     registry: ClientRegistry
@@ -48,6 +68,7 @@ class AuthService:
     audience: str  # the FHIR base the access tokens are for
     assertion_algs: tuple[str, ...]
     token_lifetime: int = 300
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
 
     # ------------------------------------------------------------------ token endpoint
     def issue_token(self, form: Mapping[str, str]) -> dict:

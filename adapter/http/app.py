@@ -37,7 +37,7 @@ def build_context(config: Config) -> Context:
 def build_auth(config: Config, engine) -> AuthService:
     keys = ServerKeys(engine, grace_seconds=config.key_grace_seconds)
     keys.ensure()
-    return AuthService(registry=ClientRegistry(engine), server_keys=keys, jti_store=JtiStore(engine),
+    return AuthService(registry=ClientRegistry(engine, cache_seconds=config.client_cache_seconds), server_keys=keys, jti_store=JtiStore(engine),
                        fetcher=JwksFetcher(timeout=config.jwks_timeout), token_url=config.token_url,
                        issuer=config.public_base, audience=config.fhir_base,
                        assertion_algs=config.assertion_algs, token_lifetime=config.token_lifetime)

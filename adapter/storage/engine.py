@@ -43,8 +43,10 @@ def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engi
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
         # Writers take the write lock up front so two read-then-write transactions cannot
-        # deadlock on lock upgrade; the busy timeout queues them instead.
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
+        # deadlock on lock upgrade; the busy timeout queues them instead. Reads run in SQLite's
+        # autocommit mode: each SELECT sees one consistent snapshot, and skips a round trip.
+        if conn.get_execution_options().get(WRITE):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import requests
 
@@ -42,6 +43,7 @@ def test_keygen_clients_and_token_end_to_end(live_server, monkeypatch, capsys, d
     assert requests.get(f"{live_server.fhir}/Organization/A81001", headers=auth, timeout=10).status_code == 200
 
     assert run("clients", "disable", "--client-id", "prac")[0] == 0
+    time.sleep(1.2)  # the server remembers a client record for DTHUB_CLIENT_CACHE_SECONDS (1 s)
     assert requests.get(f"{live_server.fhir}/Organization/A81001", headers=auth, timeout=10).status_code == 401
     code, _, err = run("token", "--client-id", "prac", "--key", str(private), "--token-url", live_server.token_url)
     assert code == 1 and "invalid_client" in err

@@ -1,0 +1,97 @@
+"""The view a caller is served (HAPI's willSeeResource): masks applied to a copy, never the input.
+
+- `staff` (policy "Personal data"): contained Practitioner/PractitionerRole removed, every
+  reference to them replaced by the organisation the PractitionerRole names (the practice, or
+  the PCN/ICB owning an action; the resource's owner when none), `note` and the narrative
+  removed (the mappers write no narrative; a client's may name staff, and regenerating it is
+  not the policy's job). Label REDACTED.
+- `impact` (fhir-conventions.md: "gets the Task with output masked"): `Task.output` removed.
+  Label MASKED, the caveat the conventions use for what the data-use policy withholds (as for
+  suppressed aggregate groups); REDACTED stays the caveat of removed personal data.
+
+A label is added whenever its mask applies, whether or not the resource held anything to
+remove: its presence would otherwise tell that there was a named author or an impact.
+"""
+from __future__ import annotations
+
+import copy
+
+from mappings.names import org_ref, ref_ods
+
+from .codes import MASKED, REDACTED, V3_OBSERVATION_VALUE
+from .decisions import MASK_IMPACT, MASK_STAFF, can_see
+from .grants import Grants
+from .resources import owner
+
+STAFF_TYPES = ("Practitioner", "PractitionerRole")
+_LABEL = {MASK_STAFF: REDACTED, MASK_IMPACT: MASKED}
+_DISPLAY = {REDACTED: "redacted", MASKED: "masked"}
+
+
+def will_see(principal, grants: Grants, resource: dict, masks: tuple[str, ...] | None = None) -> dict:
+    """The resource as `principal` may be served it. `masks` defaults to can_see's; pass a
+    verdict's masks to avoid deciding twice. Call only for resources can_see allowed."""
+    if masks is None:
+        masks = can_see(principal, grants, resource).masks
+    view = copy.deepcopy(resource)
+    if not masks:
+        return view
+    if MASK_STAFF in masks:
+        _remove_staff(view)
+    if MASK_IMPACT in masks:
+        view.pop("output", None)
+    for mask in masks:
+        _label(view, _LABEL[mask])
+    return view
+
+
+def _remove_staff(view: dict) -> None:
+    fallback = owner(view)
+    replacement: dict[str, dict | None] = {}
+    kept = []
+    for contained in view.get("contained") or []:
+        if isinstance(contained, dict) and contained.get("resourceType") in STAFF_TYPES:
+            ods = ref_ods(contained.get("organization")) or fallback
+            replacement[f"#{contained.get('id')}"] = org_ref(ods) if ods else None
+        else:
+            kept.append(contained)
+    if kept:
+        view["contained"] = kept
+    else:
+        view.pop("contained", None)
+    view.pop("note", None)
+    view.pop("text", None)
+    _replace_references(view, replacement)
+
+
+def _replace_references(node, replacement: dict[str, dict | None]) -> None:
+    """Every Reference to a removed contained resource becomes its organisation's reference
+    (or goes, when there is none); walks lists and objects, not the kept contained resources'
+    own ids."""
+    if isinstance(node, list):
+        for i in reversed(range(len(node))):
+            item = node[i]
+            if isinstance(item, dict) and item.get("reference") in replacement:
+                if replacement[item["reference"]] is None:
+                    del node[i]
+                else:
+                    node[i] = copy.deepcopy(replacement[item["reference"]])
+            else:
+                _replace_references(item, replacement)
+    elif isinstance(node, dict):
+        for key in list(node):
+            value = node[key]
+            if isinstance(value, dict) and value.get("reference") in replacement:
+                if replacement[value["reference"]] is None:
+                    del node[key]
+                else:
+                    node[key] = copy.deepcopy(replacement[value["reference"]])
+            else:
+                _replace_references(value, replacement)
+
+
+def _label(view: dict, code: str) -> None:
+    meta = view.setdefault("meta", {})
+    security = meta.setdefault("security", [])
+    if not any(c.get("system") == V3_OBSERVATION_VALUE and c.get("code") == code for c in security):
+        security.append({"system": V3_OBSERVATION_VALUE, "code": code, "display": _DISPLAY[code]})
