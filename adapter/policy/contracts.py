@@ -48,10 +48,10 @@ class Contract:
         if "data" in provision:
             covers = frozenset(filter(None, (ref_ods(d.get("reference")) for d in provision["data"] or [])))
         hub_status = (first_extension(consent, EXT_CONTRACT_STATUS) or {}).get("valueCode")
-        if consent.get("status") != "active":
-            # inactive (suspended/ended) or entered-in-error: never in force, whatever the extension says
-            hub_status = "entered-in-error" if consent.get("status") == "entered-in-error" else (
-                hub_status if hub_status and hub_status != "active" else "ended")
+        if consent.get("status") == "entered-in-error":
+            hub_status = "entered-in-error"
+        elif consent.get("status") != "active" and hub_status in (None, "active"):
+            hub_status = "ended"  # an inactive Consent is never in force, whatever the extension says
         period = provision.get("period") or {}
         purposes = frozenset(c.get("code") for c in provision.get("purpose") or []
                              if c.get("system") == V3_ACT_REASON) or None

@@ -169,7 +169,8 @@ def _provenance(principal, resource: dict, target_visible: Callable[[str], bool]
         return _allow("service clients see every Provenance", "rule:service")
     targets = [t.get("reference") for t in resource.get("target") or [] if isinstance(t, dict)]
     if not targets or None in targets or target_visible is None:
-        return _refuse("a Provenance is visible only when each of its targets can be checked", "rule:provenance-targets")
+        return _refuse("a Provenance is visible only when each of its targets can be checked",
+                       "rule:provenance-targets")
     hidden = [t for t in targets if not target_visible(t)]
     if hidden:
         return _refuse(f"target {hidden[0]} is not visible to the caller", "rule:provenance-targets")
@@ -243,7 +244,8 @@ def _consent_write(before: dict | None, after: dict | None, tiers: Tiers) -> Ver
         if body.get("id") in tiers.ids:
             return _refuse("tier Consents are read-only: they change only with a release", f"Consent/{body.get('id')}")
         if is_contract_consent(body):
-            return _refuse("a contract's Consent is owned by the import of that contract", "rule:contract-owned-by-import")
+            return _refuse("a contract's Consent is owned by the import of that contract",
+                           "rule:contract-owned-by-import")
     # Any status may be written (an override is withdrawn by making it inactive), in the one shape.
     if after is not None and Override.from_consent({**after, "status": "active"}) is None:
         return _refuse("service clients write override Consents only (see adapter/policy/overrides.py)",

@@ -109,8 +109,9 @@ def _tier_scopes(tier_role: str, principal, hierarchy: Hierarchy, contracts: Ite
     if tier_role in CONTRACT_ROLES:
         out = []
         for contract in contracts:
-            if contract.kind == tier_role and contract.holder == principal.org and principal.org \
-                    and contract.in_force(today) and (contract.purposes is None or principal.purpose in contract.purposes):
+            held = principal.org is not None and contract.holder == principal.org and contract.kind == tier_role
+            purpose_ok = contract.purposes is None or principal.purpose in contract.purposes
+            if held and purpose_ok and contract.in_force(today):
                 scope = contract.scope(hierarchy)
                 if scope:
                     out.append((scope, contract.reference))
@@ -122,8 +123,8 @@ def effective_grants(principal, hierarchy: Hierarchy, contracts: Iterable[Contra
                      overrides: Iterable[Override] = (), today: date | None = None,
                      tiers: Tiers | None = None) -> Grants:
     """`principal`: anything with client_id, org, role, purpose (adapter.auth.principal.Principal)."""
-    tiers = tiers or shipped_tiers()
-    today = today or london_today()
+    tiers = shipped_tiers() if tiers is None else tiers
+    today = london_today() if today is None else today
     contracts = tuple(contracts)
     mine = [o for o in overrides if o.applies_to(principal.client_id, principal.org, today)]
     cells: dict[tuple[str, str], list[Grant]] = {}
@@ -135,7 +136,9 @@ def effective_grants(principal, hierarchy: Hierarchy, contracts: Iterable[Contra
                     continue
                 for scope, contract in applications:
                     grant = Grant(tier.reference, tier.role, contract, scope)
-                    if not any(o.withdraws(s, data_type, level, principal.purpose) for o in mine for s in grant.sources):
+                    withdrawn = any(o.withdraws(source, data_type, level, principal.purpose)
+                                    for o in mine for source in grant.sources)
+                    if not withdrawn:
                         cells.setdefault((data_type, level), []).append(grant)
     frozen = MappingProxyType({k: tuple(v) for k, v in cells.items()})
     return Grants(principal.client_id, principal.role, principal.org, principal.purpose, today, hierarchy, frozen,

@@ -24,9 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from mappings.names import ref_id, ref_ods
+from mappings.names import concept, org_ref, ref_id, ref_ods
 
-from .codes import CS_DATA_TYPE, CS_GRANULARITY, DATA_TYPES, ID_CLIENT, LEVELS, PURPOSES, V3_ACT_REASON
+from .codes import (CS_CONSENT_POLICY, CS_CONSENT_SCOPE, CS_DATA_TYPE, CS_GRANULARITY, DATA_TYPES, ID_CLIENT, LEVELS,
+                    PROFILE_CONSENT, PURPOSES, V3_ACT_CODE, V3_ACT_REASON, V3_ROLE_CODE)
 from .contracts import parse_date
 
 
@@ -102,9 +103,6 @@ class Override:
 def override_consent(id_: str, target: str, *, clients=(), orgs=(), data_types=(), levels=(), purposes=(),
                      start: date | None = None, end: date | None = None) -> dict:
     """An override Consent of the shape above, with one withdrawal (for a service client or a CLI)."""
-    from mappings.names import concept, org_ref
-
-    from .codes import CS_CONSENT_POLICY, CS_CONSENT_SCOPE, PROFILE_CONSENT, V3_ACT_CODE, V3_ROLE_CODE
     grantee = concept(V3_ROLE_CODE, "GRANTEE", "grantee")
     actors = [{"role": grantee, "reference": {"type": "Device", "identifier": {"system": ID_CLIENT, "value": c}}}
               for c in clients] + [{"role": grantee, "reference": org_ref(o)} for o in orgs]

@@ -82,7 +82,8 @@ def tier_from_consent(consent: dict) -> Tier:
             labels = permit.get("securityLabel") or []
             data_types, levels = _codes(labels, CS_DATA_TYPE), _codes(labels, CS_GRANULARITY)
             purposes = _codes(permit.get("purpose"), V3_ACT_REASON)
-            unknown = (set(data_types) - set(DATA_TYPES)) | (set(levels) - set(LEVELS)) | (set(purposes) - set(PURPOSES))
+            unknown = ((set(data_types) - set(DATA_TYPES)) | (set(levels) - set(LEVELS))
+                       | (set(purposes) - set(PURPOSES)))
             if unknown or not data_types or not levels or not purposes or len(labels) != len(data_types) + len(levels):
                 raise ValueError(f"{where}: needs data-type and granularity labels and purposes of the policy "
                                  f"(unknown: {sorted(map(str, unknown))})")

@@ -11,9 +11,11 @@ class SearchIndexer:
     def __init__(self, fhir_base: str):
         self._base = fhir_base
 
-    def replace(self, conn: Connection, resource_type: str, id_: str, body: dict | None) -> None:
-        for table in INDEX_TABLES.values():
-            conn.execute(delete(table).where(and_(table.c.res_type == resource_type, table.c.res_id == id_)))
+    def replace(self, conn: Connection, resource_type: str, id_: str, body: dict | None, *,
+                fresh: bool = False) -> None:
+        if not fresh:  # a resource never stored before has no rows to remove
+            for table in INDEX_TABLES.values():
+                conn.execute(delete(table).where(and_(table.c.res_type == resource_type, table.c.res_id == id_)))
         if body is None:
             return
         rows = index_rows(body, self._base)

@@ -77,11 +77,12 @@ def _comparable(resource_: dict) -> dict:
 
 
 class Indexer(Protocol):
-    def replace(self, conn: Connection, resource_type: str, id_: str, body: dict | None) -> None: ...
+    def replace(self, conn: Connection, resource_type: str, id_: str, body: dict | None, *,
+                fresh: bool = False) -> None: ...
 
 
 class _NoIndex:
-    def replace(self, conn, resource_type, id_, body) -> None:
+    def replace(self, conn, resource_type, id_, body, *, fresh: bool = False) -> None:
         pass
 
 
@@ -152,7 +153,7 @@ class WriteUnit:
         else:
             self._conn.execute(resource.update().where(and_(
                 resource.c.res_type == resource_type, resource.c.res_id == id_)).values(**values))
-        self._indexer.replace(self._conn, resource_type, id_, body)
+        self._indexer.replace(self._conn, resource_type, id_, body, fresh=before is None)
         stored = StoredVersion(resource_type, id_, version_id, stamp, body is None, content, seq, method)
         return WriteResult(stored, created=not live and body is not None, changed=True)
 
