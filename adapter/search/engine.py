@@ -53,7 +53,7 @@ class SearchEngine:
     # -- matching -----------------------------------------------------------------------------
     def _where(self, owner, query: SearchQuery):
         conds = [owner.c.res_type == query.resource_type, owner.c.deleted.is_(False)]
-        conds += [self._conditions.criterion(owner, c) for c in query.criteria]
+        conds += [self._conditions.criterion(owner, c, (query.resource_type,)) for c in query.criteria]
         if self._access:
             narrowed = self._access(owner)
             if narrowed is not None:

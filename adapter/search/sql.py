@@ -1,7 +1,8 @@
 """Search criteria as SQL conditions over the resource table and the index tables.
 
-Every condition is an EXISTS over index rows of the same resource, so ORs, ANDs, :not and
-:missing compose without joins that would multiply rows.
+Every condition is `res_id IN (SELECT res_id FROM <index> WHERE res_type = … AND param = … AND
+<match>)`: the database starts from the selective index rows instead of probing every candidate
+resource, and ORs, ANDs, :not and :missing compose without joins that would multiply rows.
 """
 from __future__ import annotations
 
@@ -25,9 +26,10 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _rows_of(table, owner, param: str, match: ColumnElement | None = None):
-    cond = and_(table.c.res_type == owner.c.res_type, table.c.res_id == owner.c.res_id, table.c.param == param)
-    return exists().where(cond if match is None else and_(cond, match))
+def _rows_of(table, owner, types: tuple[str, ...], param: str, match: ColumnElement | None = None):
+    cond = and_(table.c.res_type.in_(types) if len(types) > 1 else table.c.res_type == types[0],
+                table.c.param == param)
+    return owner.c.res_id.in_(select(table.c.res_id).where(cond if match is None else and_(cond, match)))
 
 
 def _token(table, value: str, modifier: str | None) -> ColumnElement:
@@ -106,11 +108,12 @@ class ConditionBuilder:
     def __init__(self, fhir_base: str):
         self._base = fhir_base
 
-    def criterion(self, owner, crit: Criterion) -> ColumnElement:
+    def criterion(self, owner, crit: Criterion, types: tuple[str, ...]) -> ColumnElement:
+        """`types`: the resource type(s) `owner` rows can have (the searched type, or a chain's targets)."""
         if crit.has:
-            return self._has(owner, crit)
+            return self._has(owner, crit, types)
         if crit.chain:
-            return self._chain(owner, crit)
+            return self._chain(owner, crit, types)
         if crit.param == "_id":
             cond = owner.c.res_id.in_(crit.values)
             return not_(cond) if crit.modifier == "not" else cond
@@ -119,13 +122,13 @@ class ConditionBuilder:
         # Each EXISTS gets its own alias, or nested ones (chains, _has) would correlate to each other.
         table = _TABLE[crit.type].alias()
         if crit.modifier == "missing":
-            present = _rows_of(table, owner, crit.param)
+            present = _rows_of(table, owner, types, crit.param)
             return not_(present) if crit.values[0] == "true" else present
         if crit.modifier == "below":
             return self._below(owner, crit)
         if crit.modifier == "not":  # R4: matches resources without that value, including those with none
-            return not_(_rows_of(table, owner, crit.param, or_(*[_token(table, v, None) for v in crit.values])))
-        return _rows_of(table, owner, crit.param, or_(*[self._value(table, crit, v) for v in crit.values]))
+            return not_(_rows_of(table, owner, types, crit.param, or_(*[_token(table, v, None) for v in crit.values])))
+        return _rows_of(table, owner, types, crit.param, or_(*[self._value(table, crit, v) for v in crit.values]))
 
     def _value(self, table, crit: Criterion, value: str) -> ColumnElement:
         if crit.type in (TOKEN, URI):
@@ -136,26 +139,24 @@ class ConditionBuilder:
             return _date_match(table.c.low, table.c.high, value)
         return _reference(table, value, crit.modifier, self._base)
 
-    def _chain(self, owner, crit: Criterion) -> ColumnElement:
+    def _chain(self, owner, crit: Criterion, types: tuple[str, ...]) -> ColumnElement:
+        # Index rows only carry current, live versions, so the inner match needs no resource table.
         target = resource.alias()
-        inner = self.criterion(target, crit.chain.inner)
-        targets = select(target.c.res_id).where(and_(
-            target.c.res_type.in_(crit.chain.target_types), target.c.deleted.is_(False), inner))
+        inner = self.criterion(target, crit.chain.inner, crit.chain.target_types)
+        targets = select(target.c.res_id).where(and_(target.c.res_type.in_(crit.chain.target_types), inner))
         ref = idx_reference.alias()
         match = and_(ref.c.target_type.in_(crit.chain.target_types), ref.c.target_id.in_(targets))
-        return _rows_of(ref, owner, crit.param, match)
+        return _rows_of(ref, owner, types, crit.param, match)
 
-    def _has(self, owner, crit: Criterion) -> ColumnElement:
+    def _has(self, owner, crit: Criterion, types: tuple[str, ...]) -> ColumnElement:
         has = crit.has
         source = resource.alias()
-        inner = self.criterion(source, has.inner)
-        sources = select(source.c.res_id).where(and_(
-            source.c.res_type == has.source_type, source.c.deleted.is_(False), inner))
+        inner = self.criterion(source, has.inner, (has.source_type,))
+        sources = select(source.c.res_id).where(and_(source.c.res_type == has.source_type, inner))
         ref = idx_reference.alias()
-        return exists().where(and_(
+        return owner.c.res_id.in_(select(ref.c.target_id).where(and_(
             ref.c.res_type == has.source_type, ref.c.param == has.reference_param,
-            ref.c.target_type == owner.c.res_type, ref.c.target_id == owner.c.res_id,
-            ref.c.res_id.in_(sources)))
+            ref.c.target_type.in_(types), ref.c.res_id.in_(sources))))
 
     def _below(self, owner, crit: Criterion) -> ColumnElement:
         """Organization?partof:below=X: every organisation whose partOf chain reaches X (not X itself)."""
