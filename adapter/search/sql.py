@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, exists, false, literal, not_, or_, select, true
+from sqlalchemy import and_, false, literal, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from ..outcomes import error
@@ -29,7 +29,11 @@ def _like_escape(text: str) -> str:
 def _rows_of(table, owner, types: tuple[str, ...], param: str, match: ColumnElement | None = None):
     cond = and_(table.c.res_type.in_(types) if len(types) > 1 else table.c.res_type == types[0],
                 table.c.param == param)
-    return owner.c.res_id.in_(select(table.c.res_id).where(cond if match is None else and_(cond, match)))
+    if match is not None:
+        cond = and_(cond, match)
+    # An IN list, never a correlated EXISTS: without statistics SQLite probes a correlated range
+    # (dates, prefixes) through the range index once per candidate, which is quadratic.
+    return owner.c.res_id.in_(select(table.c.res_id).where(cond))
 
 
 def _token(table, value: str, modifier: str | None) -> ColumnElement:

@@ -21,7 +21,17 @@ def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, busy_timeout_ms)
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pre-ping (a round trip per checkout); stale connections are recycled instead, and a
+    # request that meets a dropped connection fails with a 500 that the next one will not see.
+    return create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10)
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The same pool in autocommit for reads: PostgreSQL then answers a read in one round trip
+    (no BEGIN and ROLLBACK around it). SQLite reads already run without BEGIN (see above)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 def _sqlite_engine(url: str, database: str | None, busy_timeout_ms: int) -> Engine:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..outcomes import error
-from .engine import writing
+from .engine import read_engine, writing
 from .schema import resource, resource_version
 
 T = TypeVar("T")
@@ -178,6 +178,7 @@ class Repository:
         self._access = access
         self._retries = retries
         self._indexer = indexer or _NoIndex()
+        self._reads = read_engine(engine)
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._read_sql = (f"SELECT res_type, res_id, version_id, seq, last_updated, deleted, content "
                           f"FROM resource WHERE res_type = {mark} AND res_id = {mark}")
@@ -202,7 +203,7 @@ class Repository:
     def read(self, resource_type: str, id_: str) -> StoredVersion | None:
         # The hottest query of the server, sent as driver SQL: SQLAlchemy's expression machinery
         # costs several times what SQLite takes to answer it.
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             row = conn.exec_driver_sql(self._read_sql, (resource_type, id_)).first()
         return _row_to_version(row) if row else None
 

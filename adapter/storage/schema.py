@@ -96,7 +96,7 @@ def _index_table(name: str, *columns, indexes=()) -> Table:
         Column("res_id", String(64), nullable=False),
         Column("param", String(64), nullable=False),
         *columns,
-        Index(f"ix_{name}_resource", "res_id", "res_type"),
+        Index(f"ix_{name}_resource", "res_id", "res_type", "param"),
         *indexes,
     )
 
