@@ -15,6 +15,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
+	test -f var/demo-package/manifest.json || $(BIN)/dthub demo --out var/demo-package
+	$(BIN)/dthub import var/demo-package --report var/demo-import-report.json
 	$(BIN)/dthub clients demo --keys-dir var/demo-keys
 	$(BIN)/dthub serve --port $${DTHUB_PORT:-8080}
 

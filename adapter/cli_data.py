@@ -5,7 +5,7 @@
 
 `import` exits 0 when every record was imported, 1 when some were rejected, 2 when the package
 was refused (no or bad manifest, unknown format or version), 3 when the store failed mid-way
-and 130 on Ctrl-C (in both cases whole batches are kept: re-run the same command to finish).
+and 130 on Ctrl-C or SIGTERM (in both cases whole batches are kept: re-run the same command to finish).
 The summary goes to stdout, the progress bar to stderr (on a terminal only), the full report
 (every rejected record with file, line, field and reason) to --report as JSON.
 """
@@ -13,18 +13,27 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 
+def _interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
 def _import(args: argparse.Namespace) -> int:
+    from profiles.validate import validate_all
+
     from .cli import _store
     from .importer import import_package
 
     _config, engine, repo = _store()
     workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
+    # SIGTERM ends the import like Ctrl-C: cleanly, workers stopped, whole batches kept.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        report = import_package(repo, args.path, workers=workers, batch_size=args.batch_size,
-                                progress=sys.stderr.isatty())
+        # The same checks as a write over the API: R4 and our profiles.
+        report = import_package(repo, args.path, validate=validate_all, workers=workers,
+                                batch_size=args.batch_size, progress=sys.stderr.isatty())
     except KeyboardInterrupt:
         print("dthub import: interrupted; the batches written so far are complete: run the same "
               "command again to finish", file=sys.stderr)
@@ -34,6 +43,7 @@ def _import(args: argparse.Namespace) -> int:
               "written so far are complete: run the same command again to finish", file=sys.stderr)
         return 3
     finally:
+        signal.signal(signal.SIGTERM, previous)
         engine.dispose()
     try:
         if args.report:

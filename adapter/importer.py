@@ -13,19 +13,24 @@ How it goes:
   the package" and "imported before" are one lookup.
 - Writes go in batches (`batch_size` records), each one transaction with its Provenance, using
   skip_unchanged: a crash or Ctrl-C leaves whole batches, a re-run finishes the rest, and
-  importing the same package twice writes nothing.
+  importing the same package twice writes nothing. A record whose FHIR the store already holds
+  unchanged is neither validated (it was when stored) nor written again: re-imports are cheap.
 - `mode: full` retires, per file present, what the store holds of that kind from the same source
   and the package lacks. Per-practice summaries are recomputed for the practices whose actions
   the package names, or that an update or retirement moved actions away from.
-Memory stays flat: lines stream, batches and in-flight chunks are bounded, and only sets of ids
-(for `mode: full`) and of practice codes are kept.
+Memory stays flat: lines stream, batches and in-flight chunks are bounded; what is kept grows
+only by ids (the current file's ids for `mode: full`, hashes of the ids it queued for writing)
+and by the organisation hierarchy and practice codes, which England bounds (~8,000).
 """
 from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import os
 import pickle
 import sys
+import threading
+import time
 import uuid
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -33,6 +38,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import orjson
+
 from mappings.assessment import fhir_to_assessment, is_hub_questionnaire, questionnaire_id
 from mappings.kinds import FILE_KINDS, ORGANISATION_PASSES, FileKind
 from mappings.organisation import fhir_to_organisation
@@ -72,6 +78,7 @@ class StoreLookup:
         self._cache: dict[str, dict] = {"organisation": {}, "assessment": {}, "submission": {}}
         self._organisations_loaded = False
         self._organisation_digests: dict[str, bytes] = {}
+        self._empty: dict[str, bool] = {}  # types the store held none of when this stage began
 
     def _live(self, resource_type: str, id_: str) -> dict | None:
         stored = self.repo.read(resource_type, id_)
@@ -83,8 +90,11 @@ class StoreLookup:
         cache = self._cache["organisation"]
         for stored in self.repo.iter_current("Organization", batch=2000):
             body = stored.resource()
-            cache[stored.id] = fhir_to_organisation(body)
             self._organisation_digests[stored.id] = _digest(body)
+            try:
+                cache[stored.id] = fhir_to_organisation(body)
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+                cache[stored.id] = None  # not readable as a Hub organisation: unknown
         self._organisations_loaded = True
 
     def _load(self, kind: str, key: str) -> dict | None:
@@ -109,7 +119,12 @@ class StoreLookup:
             if not self._organisations_loaded:
                 self._load_organisations()
             return self._organisation_digests.get(resource["id"]) == _digest(resource)
-        stored = self.repo.read(resource["resourceType"], resource["id"])
+        resource_type = resource["resourceType"]
+        if resource_type not in self._empty:  # a first import into an empty store reads nothing
+            self._empty[resource_type] = self.repo.count_current([resource_type]) == 0
+        if self._empty[resource_type]:
+            return False
+        stored = self.repo.read(resource_type, resource["id"])
         return stored is not None and not stored.deleted and _comparable(stored.resource()) == _comparable(resource)
 
     def __call__(self, kind: str, key: str) -> dict | None:
@@ -117,7 +132,10 @@ class StoreLookup:
         if key not in cache:
             if kind == "submission" and len(cache) >= self._SUBMISSION_CACHE:
                 cache.clear()
-            cache[key] = self._load(kind, key)
+            try:
+                cache[key] = self._load(kind, key)
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+                cache[key] = None  # stored through the API in a shape the mapping cannot read: unknown
         return cache[key]
 
 
@@ -135,25 +153,54 @@ def _digest(resource: dict) -> bytes:
 _worker: dict = {}
 
 
+def _exit_with_parent(parent: int) -> None:
+    # A worker whose import was killed (SIGKILL, or SIGTERM without cleanup) must not linger.
+    while True:
+        time.sleep(1)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
 def _worker_init(database_url: str, validate: Validate, source: str) -> None:
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     repo = Repository(make_engine(database_url))
     _worker.update(lookup=StoreLookup(repo), validate=validate, source=source, stage=None)
 
 
-def _worker_chunk(file: str, stage: int, organisation_pass: str | None,
-                  lines: list[tuple[int, bytes]]) -> list[Outcome]:
+def _enter_stage(stage: int) -> None:
     if _worker["stage"] != stage:
         _worker["lookup"].reset()
         _worker["stage"] = stage
+
+
+def _worker_chunk(file: str, stage: int, organisation_pass: str | None,
+                  lines: list[tuple[int, bytes]]) -> list[Outcome]:
+    _enter_stage(stage)
     file_kind = next(k for k in FILE_KINDS if k.file == file)
     lookup = _worker["lookup"]
     return [process_line(file_kind, line, raw, lookup=lookup, source=_worker["source"], validate=_worker["validate"],
                          organisation_pass=organisation_pass, holds=lookup.holds) for line, raw in lines]
 
 
-def _chunks(lines: Iterator[tuple[int, bytes]], size: int) -> Iterator[list[tuple[int, bytes]]]:
-    chunk: list[tuple[int, bytes]] = []
-    for item in lines:
+def _check_derived(lookup: StoreLookup, validate: Validate, bodies: list[dict]) -> list:
+    """Per body: None when the store holds it already, else its validation errors (a list)."""
+    return [None if lookup.holds(body) else
+            [(i.expression, i.diagnostics) for i in validate(body) if i.severity in ("error", "fatal")]
+            for body in bodies]
+
+
+def _worker_check_derived(stage: int, bodies: list[dict]) -> list:
+    _enter_stage(stage)
+    return _check_derived(_worker["lookup"], _worker["validate"], bodies)
+
+
+def _bodies(chunk: list[tuple[str, dict | None]]) -> list[dict]:
+    return [body for _id, body in chunk if body is not None]
+
+
+def _chunks(items: Iterator, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
         chunk.append(item)
         if len(chunk) == size:
             yield chunk
@@ -275,6 +322,7 @@ class _Import:
                               self._after_commit)
         self.seen: set[str] = set()  # ids of the current file's records (mode: full)
         self.touched: set[str] = set()  # practices whose per-practice summaries to recompute
+        self.workers = workers
         self.executor = self._executor(workers)
         self.stage = 0
         self.held_rejections: list | None = None
@@ -340,23 +388,26 @@ class _Import:
                                    holds=self.lookup.holds)
                 bar.update(len(raw) + 1)
             return
-        in_flight: deque = deque()
-        limit = 4 * self.executor._max_workers  # bounded: memory stays flat however large the file
-        for chunk in _chunks(lines, self.chunk_size):
-            size = sum(len(raw) + 1 for _line, raw in chunk)
-            in_flight.append((self.executor.submit(_worker_chunk, file_kind.file, self.stage, organisation_pass,
-                                                   chunk), size))
-            while len(in_flight) >= limit:
-                yield from self._drain(in_flight, bar)
-        while in_flight:
-            yield from self._drain(in_flight, bar)
+        jobs = ((_worker_chunk, (file_kind.file, self.stage, organisation_pass, chunk),
+                 sum(len(raw) + 1 for _line, raw in chunk)) for chunk in _chunks(lines, self.chunk_size))
+        for outcomes, size in self._pipelined(jobs):
+            yield from outcomes
+            bar.update(size)
 
-    @staticmethod
-    def _drain(in_flight: deque, bar) -> list[Outcome]:
-        future, size = in_flight.popleft()
-        outcomes = future.result()
-        bar.update(size)
-        return outcomes
+    def _pipelined(self, jobs: Iterator[tuple[Callable, tuple, object]]) -> Iterator[tuple[list, object]]:
+        """Run jobs (function, arguments, tag) in the worker processes and yield (result, tag)
+        in job order. Only a few jobs are in flight: memory stays flat however large the
+        file, and this process writes while the workers map and validate."""
+        in_flight: deque = deque()
+        limit = 4 * self.workers
+        for function, arguments, tag in jobs:
+            in_flight.append((self.executor.submit(function, *arguments), tag))
+            if len(in_flight) >= limit:
+                future, done_tag = in_flight.popleft()
+                yield future.result(), done_tag
+        while in_flight:
+            future, done_tag = in_flight.popleft()
+            yield future.result(), done_tag
 
     def _apply(self, file_kind: FileKind, outcome: Outcome) -> None:
         if outcome.skipped:
@@ -423,21 +474,30 @@ class _Import:
             practice = practice_of(task)
             if practice in actions:
                 actions[practice].add(task)
-        source = self.manifest.source
+        self.stage += 1  # a stage of its own: the workers see what the actions file wrote
         self.lookup.reset()
-        for practice in sorted(actions):
-            for id_, body in ((impact_summary_id(practice), impact_summary(practice, actions[practice], source)),
-                              (indepth_action_summary_id(practice),
-                               indepth_action_summary(practice, actions[practice], source))):
-                if body is not None:
-                    if self.lookup.holds(body):
-                        self.report.summaries.unchanged += 1
-                        continue
-                    errors = [i for i in self.validate(body) if i.severity in ("error", "fatal")]
-                    if errors:  # derived from stored Tasks: a bug here, not bad data
-                        raise RuntimeError(f"MeasureReport/{id_} is not valid: {errors}")
+        chunks = _chunks(self._summary_bodies(actions), self.chunk_size)
+        if self.executor is None:
+            checked = ((_check_derived(self.lookup, self.validate, _bodies(chunk)), chunk) for chunk in chunks)
+        else:
+            checked = self._pipelined((_worker_check_derived, (self.stage, _bodies(chunk)), chunk) for chunk in chunks)
+        for checks, chunk in checked:
+            verdicts = iter(checks)
+            for id_, body in chunk:
+                verdict = next(verdicts) if body is not None else []
+                if verdict is None:
+                    self.report.summaries.unchanged += 1
+                    continue
+                if verdict:  # derived from stored Tasks: a bug here, not bad data
+                    raise RuntimeError(f"MeasureReport/{id_} is not valid: {verdict}")
                 self.writer.add(("summary", None), "MeasureReport", id_, body)
         self.writer.flush()
+
+    def _summary_bodies(self, actions: dict) -> Iterator[tuple[str, dict | None]]:
+        source = self.manifest.source
+        for practice in sorted(actions):
+            yield impact_summary_id(practice), impact_summary(practice, actions[practice], source)
+            yield indepth_action_summary_id(practice), indepth_action_summary(practice, actions[practice], source)
 
 
 def import_package(repo: Repository, path: str | Path, *, validate: Validate | None = None, workers: int = 0,

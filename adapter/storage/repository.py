@@ -58,6 +58,13 @@ class WriteResult:
 
 
 # Built once: constructing a SQL expression costs more than running it.
+_CURRENT = select(resource).where(and_(resource.c.res_type == bindparam("b_type"),
+                                       resource.c.res_id == bindparam("b_id")))
+_CURRENT_LOCKED = _CURRENT.with_for_update()
+_INSERT_VERSION = resource_version.insert()
+_INSERT_CURRENT = resource.insert()
+_UPDATE_CURRENT = resource.update().where(and_(resource.c.res_type == bindparam("b_type"),
+                                               resource.c.res_id == bindparam("b_id")))
 _VREAD = select(resource_version).where(and_(
     resource_version.c.res_type == bindparam("t"), resource_version.c.res_id == bindparam("i"),
     resource_version.c.version_id == bindparam("v")))
@@ -109,10 +116,8 @@ class WriteUnit:
             self._conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
     def current(self, resource_type: str, id_: str, *, lock: bool = True) -> StoredVersion | None:
-        query = select(resource).where(and_(resource.c.res_type == resource_type, resource.c.res_id == id_))
-        if lock and self._conn.dialect.name == "postgresql":
-            query = query.with_for_update()
-        row = self._conn.execute(query).first()
+        query = _CURRENT_LOCKED if lock and self._conn.dialect.name == "postgresql" else _CURRENT
+        row = self._conn.execute(query, {"b_type": resource_type, "b_id": id_}).first()
         return _row_to_version(row) if row else None
 
     def put(self, resource_type: str, id_: str, body: dict | None, *, if_match: int | None = None,
@@ -142,17 +147,16 @@ class WriteUnit:
             body["id"] = id_
             content = orjson.dumps(body).decode()
             owner, security = self._access(body)
-        seq = self._conn.execute(resource_version.insert().values(
+        seq = self._conn.execute(_INSERT_VERSION, dict(
             res_type=resource_type, res_id=id_, version_id=version_id, last_updated=stamp,
             method=method, deleted=body is None, content=content, owner_org=owner, security=security,
         )).inserted_primary_key[0]
         values = dict(version_id=version_id, seq=seq, last_updated=stamp, deleted=body is None,
                       content=content, owner_org=owner, security=security)
         if before is None:
-            self._conn.execute(resource.insert().values(res_type=resource_type, res_id=id_, **values))
+            self._conn.execute(_INSERT_CURRENT, dict(values, res_type=resource_type, res_id=id_))
         else:
-            self._conn.execute(resource.update().where(and_(
-                resource.c.res_type == resource_type, resource.c.res_id == id_)).values(**values))
+            self._conn.execute(_UPDATE_CURRENT, dict(values, b_type=resource_type, b_id=id_))
         self._indexer.replace(self._conn, resource_type, id_, body, fresh=before is None)
         stored = StoredVersion(resource_type, id_, version_id, stamp, body is None, content, seq, method)
         return WriteResult(stored, created=not live and body is not None, changed=True)
