@@ -43,7 +43,8 @@ def questionnaire_response() -> dict:
         "extension": [{"url": f"{BASE}/StructureDefinition/score", "extension": [
             {"url": "score", "valueDecimal": 4}, {"url": "maximum", "valueDecimal": 4}]}],
         "identifier": {"system": f"{BASE}/Id/submission", "value": "S-2026-000123"},
-        "questionnaire": f"{BASE}/Questionnaire/global|2026.1", "status": "completed",
+        # Not one of the Hub's forms, so only R4 and profile rules apply (see test_questionnaire_check).
+        "questionnaire": "https://forms.example.org/Questionnaire/global|2026.1", "status": "completed",
         "subject": {"reference": "Organization/A81001", "identifier": {"system": ODS, "value": "A81001"}},
         "authored": "2026-05-10T10:22:00Z", "author": {"reference": "#author-role"},
         "item": [{"linkId": "leadership", "item": [

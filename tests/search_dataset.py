@@ -41,8 +41,10 @@ def _task(id_, practice, focus, status, priority, authored, owner, business, **e
     return task
 
 
-GLOBAL = f"{B}/Questionnaire/global|2026.1"
-TELEPHONY = f"{B}/Questionnaire/telephony|1.0"
+# Forms outside the Hub's canonical base: responses to them meet R4 rules only, not a Hub form's.
+FORMS = "https://forms.example.org/Questionnaire"
+GLOBAL = f"{FORMS}/global|2026.1"
+TELEPHONY = f"{FORMS}/telephony|1.0"
 FOCUS = {"system": "http://terminology.hl7.org/CodeSystem/usage-context-type", "code": "focus"}
 
 
@@ -192,8 +194,8 @@ ORACLE = [
     ("QuestionnaireResponse?authored=ap2026-05-10", {"S1"}),
     ("QuestionnaireResponse?authored=gt2026-07-01T07:59:00Z", {"S2", "S3"}),
     ("QuestionnaireResponse?authored=lt2026-07-01T08:00:00Z", {"S1", "S4"}),
-    (f"QuestionnaireResponse?questionnaire={B}/Questionnaire/global|2026.1", {"S1", "S2", "S4"}),
-    (f"QuestionnaireResponse?questionnaire={B}/Questionnaire/global", {"S1", "S2", "S4"}),
+    (f"QuestionnaireResponse?questionnaire={FORMS}/global|2026.1", {"S1", "S2", "S4"}),
+    (f"QuestionnaireResponse?questionnaire={FORMS}/global", {"S1", "S2", "S4"}),
     (f"QuestionnaireResponse?identifier={B}/Id/submission|S2", {"S2"}),
     ("QuestionnaireResponse?_has:Task:focus:status=completed", {"S2"}),
     ("QuestionnaireResponse?author=Organization/A81002", {"S2"}),

@@ -28,9 +28,18 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-._]{1,64}$")
 def build_context(config: Config) -> Context:
     from profiles.validate import validate_all
 
+    from ..interactions.questionnaire_check import check_against_questionnaire
+
     repo = open_repository(config)
     load_shipped(repo)
-    return Context(config=config, repo=repo, validate=validate_all, fhir_base=config.fhir_base,
+
+    def validate(resource: dict):
+        issues = validate_all(resource)
+        if resource.get("resourceType") == "QuestionnaireResponse" and not issues:
+            issues = check_against_questionnaire(repo, resource)
+        return issues
+
+    return Context(config=config, repo=repo, validate=validate, fhir_base=config.fhir_base,
                    search=SearchEngine(repo, config.fhir_base))
 
 
