@@ -86,6 +86,16 @@ def make_config(database_url: str, **overrides) -> Config:
 
 
 @pytest.fixture
+def repo(database_url):
+    """The store as the server and the CLI open it (migrations, search indexer)."""
+    from adapter.store import open_repository
+
+    repository = open_repository(make_config(database_url))
+    yield repository
+    repository.engine.dispose()
+
+
+@pytest.fixture
 def config(database_url):
     return make_config(database_url)
 

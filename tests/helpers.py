@@ -45,3 +45,17 @@ def put_json(client, path: str, body: dict, **headers):
 
 def post_json(client, path: str, body: dict, **headers):
     return client.post(path, data=json.dumps(body), headers={"Content-Type": FHIR_JSON, **headers})
+
+
+STORE_TYPES = ("Organization", "Questionnaire", "QuestionnaireResponse", "Task", "MeasureReport", "Consent")
+
+
+def snapshot(repo, types=STORE_TYPES) -> dict:
+    """Current resources without versionId/lastUpdated (Provenance left out: it records each run)."""
+    out = {}
+    for resource_type in types:
+        for stored in repo.iter_current(resource_type):
+            body = stored.resource()
+            body["meta"] = {k: v for k, v in body["meta"].items() if k not in ("versionId", "lastUpdated")}
+            out[(resource_type, stored.id)] = body
+    return out

@@ -12,30 +12,13 @@ import pytest
 from adapter.importer import import_package
 from adapter.outcomes import Issue
 from adapter.storage import Repository, make_engine, migrate
+from tests.helpers import STORE_TYPES as TYPES, snapshot
 from adapter.validation import validate_resource
 
 PACKAGES = Path(__file__).resolve().parents[1] / "fixtures" / "packages"
 BASIC = PACKAGES / "basic"
-TYPES = ("Organization", "Questionnaire", "QuestionnaireResponse", "Task", "MeasureReport", "Consent")
 
 
-@pytest.fixture
-def repo(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield Repository(engine)
-    engine.dispose()
-
-
-def snapshot(repo: Repository) -> dict:
-    """Current resources without versionId/lastUpdated (Provenance left out: it records each run)."""
-    out = {}
-    for resource_type in TYPES:
-        for stored in repo.iter_current(resource_type):
-            body = stored.resource()
-            body["meta"] = {k: v for k, v in body["meta"].items() if k not in ("versionId", "lastUpdated")}
-            out[(resource_type, stored.id)] = body
-    return out
 
 
 def copy_package(tmp_path: Path, source: Path = BASIC, name: str = "pkg") -> Path:

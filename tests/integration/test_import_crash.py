@@ -8,27 +8,11 @@ import pytest
 from adapter import importer
 from adapter.importer import import_package
 from adapter.storage import Repository, make_engine, migrate
+from tests.helpers import STORE_TYPES as TYPES, snapshot
 
 BASIC = Path(__file__).resolve().parents[1] / "fixtures" / "packages" / "basic"
-TYPES = ("Organization", "Questionnaire", "QuestionnaireResponse", "Task", "MeasureReport", "Consent")
 
 
-@pytest.fixture
-def repo(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield Repository(engine)
-    engine.dispose()
-
-
-def snapshot(repo: Repository) -> dict:
-    out = {}
-    for resource_type in TYPES:
-        for stored in repo.iter_current(resource_type):
-            body = stored.resource()
-            body["meta"] = {k: v for k, v in body["meta"].items() if k not in ("versionId", "lastUpdated")}
-            out[(resource_type, stored.id)] = body
-    return out
 
 
 def crash_on_batch(monkeypatch, n: int, exc: type[BaseException] = RuntimeError) -> None:

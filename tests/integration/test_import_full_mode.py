@@ -9,17 +9,9 @@ import orjson
 import pytest
 
 from adapter.importer import import_package
-from adapter.storage import Repository, make_engine, migrate
 
 BASIC = Path(__file__).resolve().parents[1] / "fixtures" / "packages" / "basic"
 
-
-@pytest.fixture
-def repo(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield Repository(engine)
-    engine.dispose()
 
 
 def package(tmp_path: Path, name: str, *, mode: str = "full", source: str = "dthub-test",
