@@ -20,7 +20,7 @@ def is_served(resource_type: str) -> bool:
 
 
 def allows(resource_type: str, interaction: str) -> bool:
-    if interaction in ("read", "vread", "history-instance", "history-type", "search-type"):
+    if interaction in ("read", "vread", "history-instance", "history-type", "search-type", "operation"):
         return resource_type in SERVED
     if interaction == "create":
         return resource_type in WRITABLE or resource_type in APPEND_ONLY

@@ -7,7 +7,7 @@ So only what a profile adds is checked here, and adding a profile is adding a fi
 """
 from __future__ import annotations
 
-import threading
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -243,15 +243,7 @@ def _load() -> Definitions:
     return Definitions(ours, bases)
 
 
-_definitions: Definitions | None = None
-_lock = threading.Lock()
-
-
+@functools.cache
 def get_definitions() -> Definitions:
     """Loaded and compiled once; read-only afterwards, so shared by every thread."""
-    global _definitions
-    if _definitions is None:
-        with _lock:
-            if _definitions is None:
-                _definitions = _load()
-    return _definitions
+    return _load()

@@ -7,7 +7,7 @@ expanded here, the base R4 validator already checks their required bindings.
 """
 from __future__ import annotations
 
-import threading
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -153,18 +153,10 @@ def _package_resources() -> tuple[list[dict], list[dict]]:
     return code_systems, value_sets
 
 
-_registry: Registry | None = None
-_lock = threading.Lock()
-
-
+@functools.cache
 def get_registry() -> Registry:
-    """The registry of the shipped files; built once, read-only afterwards (thread-safe)."""
-    global _registry
-    if _registry is None:
-        with _lock:
-            if _registry is None:
-                _registry = Registry(*_package_resources())
-    return _registry
+    """The registry of the shipped files; built once, read-only afterwards."""
+    return Registry(*_package_resources())
 
 
 def split_canonical(url: str) -> tuple[str, str | None]:

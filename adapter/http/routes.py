@@ -35,6 +35,13 @@ def fhir_blueprint() -> Blueprint:
                                    token_in_query="access_token" in request.args)
         current_app.extensions["dthub.rate_limit"].check(g.principal.client_id)
 
+    def serve(interaction: str, handler, resource_type: str | None = None, *args, **kwargs):
+        """Refuse an unserved type or method, check the SMART scope, run the interaction, render."""
+        if resource_type is not None:
+            crud.check_type(resource_type, interaction)
+        _authorised(interaction, resource_type)
+        return render(handler(_ctx(), fhir_request(resource_type, *args, **kwargs)))
+
     @bp.get("/metadata")
     def metadata():
         return render(capabilities.capabilities(_ctx(), fhir_request()))
@@ -46,54 +53,40 @@ def fhir_blueprint() -> Blueprint:
     @bp.post("")
     @bp.post("/")
     def batch_or_transaction():
+        # Each entry is type-checked and scope-checked on its own (interactions.bundles).
         return render(bundles.batch_or_transaction(_ctx(), fhir_request(with_body=True)))
 
     @bp.get("/_history")
     def history_system():
-        _authorised("history-system", None)
-        return render(history.history_system(_ctx(), fhir_request()))
+        return serve("history-system", history.history_system)
 
     @bp.post("/<rtype>")
     def create(rtype):
-        crud.check_type(rtype, "create")
-        _authorised("create", rtype)
-        return render(crud.create(_ctx(), fhir_request(rtype, with_body=True)))
+        return serve("create", crud.create, rtype, with_body=True)
 
     @bp.get("/<rtype>")
     def search_get(rtype):
-        crud.check_type(rtype, "search-type")
-        _authorised("search-type", rtype)
-        return render(search.search_type(_ctx(), fhir_request(rtype)))
+        return serve("search-type", search.search_type, rtype)
 
     @bp.post("/<rtype>/_search")
     def search_post(rtype):
-        crud.check_type(rtype, "search-type")
-        _authorised("search-type", rtype)
-        return render(search.search_type(_ctx(), fhir_request(rtype, search_form=True)))
+        return serve("search-type", search.search_type, rtype, search_form=True)
 
     @bp.put("/<rtype>")
     def conditional_update(rtype):
-        crud.check_type(rtype, "update")
-        _authorised("update", rtype)
-        return render(crud.update(_ctx(), fhir_request(rtype, with_body=True)))
+        return serve("update", crud.update, rtype, with_body=True)
 
     @bp.delete("/<rtype>")
     def conditional_delete(rtype):
-        crud.check_type(rtype, "delete")
-        _authorised("delete", rtype)
-        return render(crud.delete(_ctx(), fhir_request(rtype)))
+        return serve("delete", crud.delete, rtype)
 
     @bp.route("/<rtype>/$validate", methods=["POST"])
     def validate_type(rtype):
-        crud.check_type(rtype, "read")
-        _authorised("operation", rtype)
-        return render(operations.validate(_ctx(), fhir_request(rtype, with_body=True)))
+        return serve("operation", operations.validate, rtype, with_body=True)
 
     @bp.route("/<rtype>/<rid>/$validate", methods=["GET", "POST"])
     def validate_instance(rtype, rid):
-        crud.check_type(rtype, "read")
-        _authorised("operation", rtype)
-        return render(operations.validate(_ctx(), fhir_request(rtype, rid, with_body=request.method == "POST")))
+        return serve("operation", operations.validate, rtype, rid, with_body=request.method == "POST")
 
     # Terminology operations need a token but no particular scope (conventions).
     @bp.route("/CodeSystem/$lookup", methods=["GET", "POST"])
@@ -118,25 +111,19 @@ def fhir_blueprint() -> Blueprint:
 
     @bp.get("/<rtype>/_history")
     def history_type(rtype):
-        _authorised("history-type", rtype)
-        return render(history.history_type(_ctx(), fhir_request(rtype)))
+        return serve("history-type", history.history_type, rtype)
 
     @bp.get("/<rtype>/<rid>")
     def read(rtype, rid):
-        _authorised("read", rtype)
-        return render(crud.read(_ctx(), fhir_request(rtype, rid)))
+        return serve("read", crud.read, rtype, rid)
 
     @bp.put("/<rtype>/<rid>")
     def update(rtype, rid):
-        crud.check_type(rtype, "update")
-        _authorised("update", rtype)
-        return render(crud.update(_ctx(), fhir_request(rtype, rid, with_body=True)))
+        return serve("update", crud.update, rtype, rid, with_body=True)
 
     @bp.delete("/<rtype>/<rid>")
     def delete(rtype, rid):
-        crud.check_type(rtype, "delete")
-        _authorised("delete", rtype)
-        return render(crud.delete(_ctx(), fhir_request(rtype, rid)))
+        return serve("delete", crud.delete, rtype, rid)
 
     @bp.patch("/<rtype>/<rid>")
     def patch(rtype, rid):
@@ -146,13 +133,11 @@ def fhir_blueprint() -> Blueprint:
 
     @bp.get("/<rtype>/<rid>/_history")
     def history_instance(rtype, rid):
-        _authorised("history-instance", rtype)
-        return render(history.history_instance(_ctx(), fhir_request(rtype, rid)))
+        return serve("history-instance", history.history_instance, rtype, rid)
 
     @bp.get("/<rtype>/<rid>/_history/<vid>")
     def vread(rtype, rid, vid):
-        _authorised("vread", rtype)
-        return render(crud.vread(_ctx(), fhir_request(rtype, rid, vid)))
+        return serve("vread", crud.vread, rtype, rid, vid)
 
     return bp
 

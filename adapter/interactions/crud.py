@@ -5,7 +5,7 @@ import uuid
 from urllib.parse import parse_qsl, urlencode
 
 from ..formats.subset import apply_elements, apply_summary
-from ..outcomes import Issue, OperationOutcomeError, error, gone, invalid, not_found, operation_outcome
+from ..outcomes import Issue, error, gone, invalid, not_found, operation_outcome
 from ..resource_types import ID_PATTERN, allows, is_served
 from ..search.query import parse_search
 from ..storage import WriteResult, WriteUnit
@@ -223,5 +223,3 @@ def delete(ctx: Context, req: FhirRequest) -> FhirResponse:
     if_match = _if_match(req)
     return ctx.repo.write_unit(lambda unit: delete_in(ctx, unit, req, resource_type, id_, if_match))
 
-
-__all__ = ["read", "vread", "create", "update", "delete", "check_type", "check_id", "OperationOutcomeError"]

@@ -19,7 +19,7 @@ from sqlalchemy.sql import ColumnElement
 from ..storage import Repository, StoredVersion
 from ..storage.engine import writing
 from ..storage.schema import idx_reference, resource, search_result, search_run
-from .parameters import REFERENCE, SPECIAL, params_for, reference_params
+from .parameters import SPECIAL, params_for, reference_params
 from .query import Include, SearchQuery
 from .sql import ConditionBuilder, sort_key
 
@@ -205,5 +205,3 @@ class SearchEngine:
                         select(idx_reference.c.res_type, idx_reference.c.res_id).where(and_(*cond)))]
         return keys
 
-
-__all__ = ["SearchEngine", "Page", "REFERENCE"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, false, literal, not_, or_, select, true
+from sqlalchemy import and_, not_, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from ..outcomes import error
@@ -196,5 +196,3 @@ def sort_key(owner, param: str, type_: str, descending: bool):
     return (select(aggregate).where(and_(table.c.res_type == owner.c.res_type, table.c.res_id == owner.c.res_id,
                                          table.c.param == param)).scalar_subquery())
 
-
-__all__ = ["ConditionBuilder", "sort_key", "date_bounds", "literal", "true", "false"]

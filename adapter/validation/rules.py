@@ -4,8 +4,8 @@ The tables are read-only after loading, so one module-level instance serves ever
 """
 from __future__ import annotations
 
+import functools
 import json
-import threading
 from pathlib import Path
 
 from .primitives import Checker, build_checkers
@@ -90,14 +90,7 @@ class Rules:
         return None
 
 
-_rules: Rules | None = None
-_lock = threading.Lock()
-
-
+@functools.cache
 def get_rules() -> Rules:
-    global _rules
-    if _rules is None:
-        with _lock:
-            if _rules is None:
-                _rules = Rules(json.loads(RULES_FILE.read_bytes()))
-    return _rules
+    """Loaded once per process; read-only afterwards."""
+    return Rules(json.loads(RULES_FILE.read_bytes()))
