@@ -31,6 +31,11 @@ class Config:
     key_grace_seconds: int = 600
     jwks_timeout: float = 3.0
     client_cache_seconds: float = 1.0
+    # The London date contracts are judged on; None = today. Fixed only for tests and demos.
+    policy_today: str | None = None
+    # Where each worker spools audit records before they reach the store (crash safety).
+    audit_spool_dir: str | None = None
+    audit_flush_seconds: float = 0.5
 
     @property
     def fhir_base(self) -> str:
@@ -77,6 +82,9 @@ def config_from_env(env: Mapping[str, str] | None = None) -> Config:
         rate_limit_per_minute=_int(env, "DTHUB_RATE_LIMIT_PER_MINUTE", defaults.rate_limit_per_minute),
         key_grace_seconds=_int(env, "DTHUB_KEY_GRACE_SECONDS", defaults.key_grace_seconds),
         client_cache_seconds=float(env.get("DTHUB_CLIENT_CACHE_SECONDS") or defaults.client_cache_seconds),
+        policy_today=env.get("DTHUB_POLICY_TODAY") or None,
+        audit_spool_dir=env.get("DTHUB_AUDIT_SPOOL_DIR") or None,
+        audit_flush_seconds=float(env.get("DTHUB_AUDIT_FLUSH_SECONDS") or defaults.audit_flush_seconds),
     )
 
 
