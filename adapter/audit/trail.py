@@ -5,7 +5,8 @@ Why a spool: storing an AuditEvent per request would put a database transaction 
 batching in memory alone would lose the batch when a worker is killed. So `record()` appends the
 record to this process's spool file with one `os.write` (O_APPEND): once it returns, the record
 survives the death of the process (the kernel owns the bytes). With `fsync=True` it also survives
-a machine crash, at the cost of a disk flush per request (see README for the measured cost).
+a machine crash, at the cost of a disk flush per request (measured on ext4/virtio: record()
+takes ~22 us median without fsync, ~190 us with it).
 
 A spool file is one flush window ("segment"): a background thread swaps the in-memory list, the
 next record opens a new segment, the old one is stored in batches of `batch_size` (one write unit
