@@ -12,7 +12,8 @@ import orjson
 
 from .storage import Repository
 
-PACKAGES = ("terminology", "profiles", "adapter.search.definitions", "adapter.operation_definitions")
+PACKAGES = ("terminology", "profiles", "adapter.search.definitions", "adapter.operation_definitions",
+            "adapter.policy.consents")
 
 
 def shipped_resources() -> Iterator[dict]:

@@ -68,6 +68,15 @@ def consent() -> dict:
     }
 
 
+def override() -> dict:
+    """A Consent a service client may write: an override withdrawing part of a tier. (Contract
+    Consents like `consent()` are written only by imports.)"""
+    from adapter.policy import override_consent
+
+    return override_consent("OVR-QHM-actions", "policy-icb-contract", orgs=["QHM"], data_types=["actions"],
+                            levels=["practice"])
+
+
 def measure() -> dict:
     return {
         "resourceType": "Measure", "id": "usage", "url": f"{BASE}/Measure/usage", "name": "Usage",
@@ -116,6 +125,6 @@ def provenance() -> dict:
 def writable_examples() -> dict[str, dict]:
     return {
         "Organization": organization(), "Questionnaire": questionnaire(),
-        "QuestionnaireResponse": questionnaire_response(), "Task": task(), "Consent": consent(),
+        "QuestionnaireResponse": questionnaire_response(), "Task": task(), "Consent": override(),
         "Measure": measure(), "MeasureReport": measure_report(), "Provenance": provenance(),
     }

@@ -135,6 +135,9 @@ def dataset() -> list[dict]:
 ALL_ORGS = {"QHM", "QOQ", "U89141", "U07032", "U55555", "A81001", "A81002", "A81004", "B81001", "A81099"}
 SYS = "https://fhir.nhs.uk/Id/ods-organization-code"
 # (query, expected ids) — a set where order is unspecified, a list where the order is the point.
+# The data-use policy's tiers ship as active Consents in every store (adapter/policy/consents).
+TIER_CONSENTS = {"policy-baseline", "policy-icb-contract", "policy-pcn-contract", "policy-federation-contract",
+                 "policy-service", "policy-own-practice"}
 ORACLE = [
     ("Organization?_id=A81001", {"A81001"}),
     ("Organization?_id=A81001,A81002", {"A81001", "A81002"}),
@@ -218,14 +221,14 @@ ORACLE = [
     ("Task?owner:missing=false", {"T1", "T2", "T3"}),
     ("Task?subject.partof=U89141&status=in-progress", {"T1"}),
     ("Task?subject.partof=U89141,U07032", {"T1", "T2"}),
-    ("Consent?status=active", {"C1"}),
+    ("Consent?status=active", {"C1"} | TIER_CONSENTS),
     ("Consent?actor=Organization/QHM", {"C1"}),
     ("Consent?organization=U89141", {"C2"}),
     ("Consent?purpose=HOPERAT", {"C1"}),
     (f"Consent?security-label={B}/CodeSystem/data-type|global-assessment", {"C1"}),
     ("Consent?period=ge2027-01-01", {"C1"}),
-    (f"Consent?scope={B}/CodeSystem/consent-scope|data-use-agreement", {"C1", "C2"}),
-    ("Consent?category=IDSCL", {"C1", "C2"}),
+    (f"Consent?scope={B}/CodeSystem/consent-scope|data-use-agreement", {"C1", "C2"} | TIER_CONSENTS),
+    ("Consent?category=IDSCL", {"C1", "C2"} | TIER_CONSENTS),
     (f"Measure?url={B}/Measure/usage", {"usage"}),
     ("Measure?name=usa", {"usage"}),
     ("Measure?status=draft", {"actions"}),

@@ -14,6 +14,7 @@ from ..auth.replay import JtiStore
 from ..auth.server_keys import ServerKeys
 from ..auth.token_endpoint import AuthService
 from ..config import Config, config_from_env
+from ..enforcement.state import PolicyState
 from ..interactions.context import Context
 from ..search.engine import SearchEngine
 from ..shipped import load_shipped
@@ -40,7 +41,7 @@ def build_context(config: Config) -> Context:
         return issues
 
     return Context(config=config, repo=repo, validate=validate, fhir_base=config.fhir_base,
-                   search=SearchEngine(repo, config.fhir_base))
+                   search=SearchEngine(repo, config.fhir_base), policy=PolicyState(repo, today=config.policy_today))
 
 
 def build_auth(config: Config, engine) -> AuthService:

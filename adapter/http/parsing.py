@@ -43,4 +43,5 @@ def fhir_request(resource_type: str | None = None, id_: str | None = None, versi
         prefer=request.headers.get("Prefer"),
         request_id=getattr(g, "request_id", None),
         principal=getattr(g, "principal", None),
+        gate=getattr(g, "gate", None),
     )

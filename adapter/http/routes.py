@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 
 from ..auth.bearer import authenticate, authorise
+from ..enforcement.gate import Gate
 from ..interactions import bundles, capabilities, crud, history, operations, search
 from ..outcomes import error
 from .parsing import fhir_request
@@ -34,6 +35,8 @@ def fhir_blueprint() -> Blueprint:
         g.principal = authenticate(auth, request.headers.get("Authorization"),
                                    token_in_query="access_token" in request.args)
         current_app.extensions["dthub.rate_limit"].check(g.principal.client_id)
+        context = _ctx()
+        g.gate = Gate(context.policy, g.principal, context.repo)
 
     def serve(interaction: str, handler, resource_type: str | None = None, *args, **kwargs):
         """Refuse an unserved type or method, check the SMART scope, run the interaction, render."""

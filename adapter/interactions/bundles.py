@@ -115,7 +115,8 @@ def _rewrite_references(node, mapping: dict[str, str]):
     return node
 
 
-def _conditional_references(ctx: Context, unit: WriteUnit, entries: list[Entry]) -> dict[str, str]:
+def _conditional_references(ctx: Context, unit: WriteUnit, req: FhirRequest,
+                            entries: list[Entry]) -> dict[str, str]:
     """`Type?criteria` references resolved to the one resource they match (R4: else the transaction fails)."""
     found: dict[str, str] = {}
 
@@ -125,7 +126,7 @@ def _conditional_references(ctx: Context, unit: WriteUnit, entries: list[Entry])
             if isinstance(ref, str) and "?" in ref and not ref.startswith(("http", "urn:")) and ref not in found:
                 resource_type, _, criteria = ref.partition("?")
                 crud.check_type(resource_type, "search-type")
-                matches = crud.conditional_matches(ctx, unit, resource_type, criteria)
+                matches = crud.conditional_matches(ctx, unit, resource_type, criteria, crud.gate_of(ctx, req))
                 if len(matches) != 1:
                     raise error(412, "not-found" if not matches else "multiple-matches",
                                 f"The conditional reference {ref!r} matches {len(matches)} resources, not one")
@@ -141,14 +142,16 @@ def _conditional_references(ctx: Context, unit: WriteUnit, entries: list[Entry])
     return found
 
 
-def _plan_ids(ctx: Context, unit: WriteUnit, entries: list[Entry]) -> tuple[dict[str, str], dict[int, str]]:
+def _plan_ids(ctx: Context, unit: WriteUnit, req: FhirRequest,
+              entries: list[Entry]) -> tuple[dict[str, str], dict[int, str]]:
     """Where each fullUrl will live, and the id each POST will create (or find, for ifNoneExist)."""
     mapping, new_ids = {}, {}
     for entry in entries:
         if entry.method == "POST":
             id_ = str(uuid.uuid4())
             if entry.if_none_exist:
-                matches = crud.conditional_matches(ctx, unit, entry.resource_type, entry.if_none_exist)
+                matches = crud.conditional_matches(ctx, unit, entry.resource_type, entry.if_none_exist,
+                                                   crud.gate_of(ctx, req))
                 if len(matches) > 1:
                     raise error(412, "duplicate", f"entry {entry.index}: ifNoneExist matches several resources")
                 id_ = matches[0] if matches else id_
@@ -182,32 +185,35 @@ def _read_in(ctx: Context, unit: WriteUnit, req: FhirRequest, entry: Entry) -> F
     if entry.id is None:  # a search inside a Bundle: one page, seen from this transaction
         from ..search.query import parse_search
 
+        gate = crud.gate_of(ctx, req)
         query = parse_search(entry.resource_type, req.params)
-        ids = ctx.search.matching_ids(query, unit.connection, limit=query.count)
+        ids = ctx.search.matching_ids(query, unit.connection, limit=query.count, access=gate.sql)
         found = [unit.current(entry.resource_type, i, lock=False) for i in ids]
-        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(found),
-                  "entry": [{"fullUrl": f"{ctx.fhir_base}/{v.resource_type}/{v.id}", "resource": v.resource(),
-                             "search": {"mode": "match"}} for v in found]}
-        if not found:
+        served = [(v, gate.serve(v.resource())) for v in found]
+        served = [(v, view) for v, view in served if view is not None]
+        bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(served),
+                  "entry": [{"fullUrl": f"{ctx.fhir_base}/{v.resource_type}/{v.id}", "resource": view,
+                             "search": {"mode": "match"}} for v, view in served]}
+        if not served:
             del bundle["entry"]
         return FhirResponse(200, bundle)
     stored = unit.current(entry.resource_type, crud.check_id(entry.id), lock=False)
     if entry.version:
         stored = (ctx.repo.read_version(entry.resource_type, entry.id, int(entry.version))
                   if entry.version.isdigit() else None)
-    if stored is None:
-        raise error(404, "not-found", f"Resource {entry.resource_type}/{entry.id} is not known")
+    shown = entry.id if not entry.version else f"{entry.id}/_history/{entry.version}"
+    view = crud.visible_or_404(ctx, req, stored, shown)
     if stored.deleted:
         raise error(410, "deleted", f"Resource {entry.resource_type}/{entry.id} was deleted")
     if etag_matches(entry.if_none_match, stored.version_id):
         return FhirResponse(304, None, version_id=stored.version_id, last_updated=stored.last_updated)
-    return FhirResponse(200, stored.resource(), version_id=stored.version_id, last_updated=stored.last_updated)
+    return FhirResponse(200, view, version_id=stored.version_id, last_updated=stored.last_updated)
 
 
 def _transaction(ctx: Context, req: FhirRequest, entries: list[Entry]) -> FhirResponse:
     def work(unit: WriteUnit) -> list[dict]:
-        mapping, new_ids = _plan_ids(ctx, unit, entries)
-        mapping.update(_conditional_references(ctx, unit, entries))
+        mapping, new_ids = _plan_ids(ctx, unit, req, entries)
+        mapping.update(_conditional_references(ctx, unit, req, entries))
         planned = [replace(e, body=_rewrite_references(e.body, mapping)) if e.body else e for e in entries]
         results: dict[int, dict] = {}
         for entry in sorted(planned, key=lambda e: (ORDER[e.method], e.index)):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..config import Config
+from ..enforcement.state import PolicyState
 from ..outcomes import Issue
 from ..search.engine import SearchEngine
 from ..storage import Repository
@@ -17,3 +18,4 @@ class Context:
     validate: Callable[[dict], list[Issue]]
     fhir_base: str
     search: SearchEngine
+    policy: PolicyState

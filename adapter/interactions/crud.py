@@ -4,8 +4,11 @@ from __future__ import annotations
 import uuid
 from urllib.parse import parse_qsl, urlencode
 
+from ..enforcement.gate import Gate
+from ..enforcement.labels import server_labels
 from ..formats.subset import apply_elements, apply_summary
-from ..outcomes import Issue, error, gone, invalid, not_found, operation_outcome
+from ..policy import Verdict
+from ..outcomes import Issue, OperationOutcomeError, error, gone, invalid, not_found, operation_outcome
 from ..resource_types import ID_PATTERN, allows, is_served
 from ..search.query import parse_search
 from ..storage import WriteResult, WriteUnit
@@ -23,6 +26,43 @@ def check_type(resource_type: str | None, interaction: str) -> str:
     return resource_type
 
 
+def gate_of(ctx: Context, req: FhirRequest) -> Gate:
+    """The request's policy gate; an internal call (no principal: CLI, tests of interactions) sees all."""
+    return req.gate if req.gate is not None else Gate(None, None, ctx.repo)
+
+
+def last_live(ctx: Context, stored):
+    """For a deleted resource: the version it deleted (whoever may see that may know of the deletion)."""
+    version = stored.version_id - 1
+    while version > 0:
+        found = ctx.repo.read_version(stored.resource_type, stored.id, version)
+        if found is not None and not found.deleted:
+            return found
+        version -= 1
+    return None
+
+
+def visible_or_404(ctx: Context, req: FhirRequest, stored, shown_id: str) -> dict | None:
+    """The caller's view of a stored version (None for a deletion it may know of); anything it may
+    not see raises exactly the 404 of an id that never existed (no ETag, same body)."""
+    gate = gate_of(ctx, req)
+    if stored is None:
+        raise not_found(req.resource_type, shown_id)
+    if stored.deleted:
+        before = last_live(ctx, stored)
+        if before is None or gate.serve(before.resource()) is None:
+            raise not_found(req.resource_type, shown_id)
+        return None
+    view = gate.serve(stored.resource())
+    if view is None:
+        raise not_found(req.resource_type, shown_id)
+    return view
+
+
+def forbidden(verdict) -> OperationOutcomeError:
+    return error(403, "forbidden", f"Not permitted by the data-use policy: {verdict.reason}")
+
+
 def check_id(id_: str | None) -> str:
     if not id_ or not ID_PATTERN.match(id_):
         raise error(400, "invalid", f"{id_!r} is not a valid FHIR id ([A-Za-z0-9-.]{{1,64}})")
@@ -37,22 +77,21 @@ def _served_view(req: FhirRequest, resource: dict) -> dict:
     return apply_elements(apply_summary(resource, summary), elements)
 
 
-def _version_response(req: FhirRequest, stored) -> FhirResponse:
-    resource = _served_view(req, stored.resource())
+def _version_response(req: FhirRequest, stored, view: dict) -> FhirResponse:
+    resource = _served_view(req, view)
     return FhirResponse(200, resource, version_id=stored.version_id, last_updated=stored.last_updated)
 
 
 def read(ctx: Context, req: FhirRequest) -> FhirResponse:
     resource_type = check_type(req.resource_type, "read")
     stored = ctx.repo.read(resource_type, check_id(req.id))
-    if stored is None:
-        raise not_found(resource_type, req.id)
+    view = visible_or_404(ctx, req, stored, req.id)
     if stored.deleted:
         raise gone(resource_type, req.id, stored.version_id)
     if etag_matches(req.if_none_match, stored.version_id) or (
             not req.if_none_match and not_modified_since(req.if_modified_since, stored.last_updated)):
         return FhirResponse(304, None, version_id=stored.version_id, last_updated=stored.last_updated)
-    return _version_response(req, stored)
+    return _version_response(req, stored, view)
 
 
 def vread(ctx: Context, req: FhirRequest) -> FhirResponse:
@@ -61,11 +100,10 @@ def vread(ctx: Context, req: FhirRequest) -> FhirResponse:
     if not (req.version_id or "").isdigit():
         raise not_found(resource_type, f"{req.id}/_history/{req.version_id}")
     stored = ctx.repo.read_version(resource_type, req.id, int(req.version_id))
-    if stored is None:
-        raise not_found(resource_type, f"{req.id}/_history/{req.version_id}")
+    view = visible_or_404(ctx, req, stored, f"{req.id}/_history/{req.version_id}")
     if stored.deleted:
         raise gone(resource_type, req.id, stored.version_id)
-    return _version_response(req, stored)
+    return _version_response(req, stored, view)
 
 
 def _incoming(ctx: Context, req: FhirRequest, resource_type: str) -> dict:
@@ -102,8 +140,10 @@ def _written(ctx: Context, req: FhirRequest, result: WriteResult, status: int) -
                         location=location)
 
 
-def conditional_matches(ctx: Context, unit: WriteUnit, resource_type: str, criteria: str) -> list[str]:
-    """Ids (at most two: enough to tell none, one and many) matching a conditional operation's criteria."""
+def conditional_matches(ctx: Context, unit: WriteUnit, resource_type: str, criteria: str,
+                        gate: Gate) -> list[str]:
+    """Ids (at most two: enough to tell none, one and many) matching a conditional operation's
+    criteria, among what the caller may see."""
     params = tuple(parse_qsl(criteria.lstrip("?"), keep_blank_values=True))
     query = parse_search(resource_type, params)
     if not query.criteria:
@@ -111,12 +151,12 @@ def conditional_matches(ctx: Context, unit: WriteUnit, resource_type: str, crite
     if query.unknown:  # ignoring part of a condition could update or delete the wrong resource
         raise error(400, "not-supported", f"Unknown parameters in the condition: {', '.join(query.unknown)}")
     unit.serialise_on(f"{resource_type}?{urlencode(sorted(params))}")
-    return ctx.search.matching_ids(query, unit.connection, limit=2)
+    return ctx.search.matching_ids(query, unit.connection, limit=2, access=gate.sql)
 
 
 def _existing(ctx: Context, req: FhirRequest, unit: WriteUnit, resource_type: str, id_: str) -> FhirResponse:
     stored = unit.current(resource_type, id_, lock=False)
-    body = None if req.prefer_return == "minimal" else stored.resource()
+    body = None if req.prefer_return == "minimal" else gate_of(ctx, req).serve(stored.resource())
     return FhirResponse(200, body, version_id=stored.version_id, last_updated=stored.last_updated,
                         location=f"{ctx.fhir_base}/{resource_type}/{id_}/_history/{stored.version_id}")
 
@@ -124,7 +164,7 @@ def _existing(ctx: Context, req: FhirRequest, unit: WriteUnit, resource_type: st
 def create_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: str, body: dict,
               if_none_exist: str | None = None, new_id: str | None = None) -> FhirResponse:
     if if_none_exist:
-        matches = conditional_matches(ctx, unit, resource_type, if_none_exist)
+        matches = conditional_matches(ctx, unit, resource_type, if_none_exist, gate_of(ctx, req))
         if len(matches) > 1:
             raise error(412, "duplicate", f"If-None-Exist {if_none_exist!r} matches more than one resource")
         if matches:
@@ -132,6 +172,10 @@ def create_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: st
     resource = dict(body)
     # R4: the server assigns the id of a created resource and ignores one in the body.
     resource["id"] = new_id or str(uuid.uuid4())
+    resource = _labelled(unit, resource)
+    verdict = gate_of(ctx, req).write(None, resource)
+    if not verdict.allowed:
+        raise forbidden(verdict)
     _validated(ctx, resource)
     return _written(ctx, req, unit.put(resource_type, resource["id"], resource, method="POST"), 201)
 
@@ -144,6 +188,15 @@ def update_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: st
     if body.get("id") != id_:
         raise error(400, "invalid", f"The body's id {body.get('id')!r} differs from the URL's {id_!r}",
                     expression=["id"])
+    gate = gate_of(ctx, req)
+    current = unit.current(resource_type, id_, lock=False)
+    before = current.resource() if current is not None and not current.deleted else None
+    body = _labelled(unit, body)
+    if before is not None and not gate.visible(before):
+        raise forbidden(_HIDDEN)  # the same answer as for a body the caller may not write
+    verdict = gate.write(before, body)
+    if not verdict.allowed:
+        raise forbidden(verdict)
     _validated(ctx, body)
     result = unit.put(resource_type, id_, body, if_match=if_match, method="PUT", skip_unchanged=True)
     return _written(ctx, req, result, 201 if result.created else 200)
@@ -152,7 +205,7 @@ def update_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: st
 def conditional_update_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: str, criteria: str,
                           body: dict, if_match: int | None) -> FhirResponse:
     """PUT Type?criteria: one match updates it, none creates, several is a 412 (R4 http.html#cond-update)."""
-    matches = conditional_matches(ctx, unit, resource_type, criteria)
+    matches = conditional_matches(ctx, unit, resource_type, criteria, gate_of(ctx, req))
     if len(matches) > 1:
         raise error(412, "multiple-matches", f"{resource_type}?{criteria} matches more than one resource")
     if matches:
@@ -164,9 +217,37 @@ def conditional_update_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resou
     return create_in(ctx, unit, req, resource_type, body)
 
 
+def _labelled(unit: WriteUnit, resource: dict) -> dict:
+    def lookup(resource_type: str, id_: str) -> dict | None:
+        found = unit.current(resource_type, id_, lock=False) if id_ else None
+        return found.resource() if found is not None and not found.deleted else None
+
+    return server_labels(resource, lookup)
+
+
+# Writing over a resource the caller may not see: refused like any write it may not make.
+_HIDDEN = Verdict(False, "the caller may not write this resource", "rule:hidden")
+
+
+def _deleted_nothing(req: FhirRequest, resource_type: str, id_: str) -> FhirResponse:
+    if req.prefer_return == "minimal":
+        return FhirResponse(204, None)
+    return FhirResponse(200, operation_outcome([Issue(
+        "information", "informational", f"{resource_type}/{id_} does not exist or is already deleted")]))
+
+
 def delete_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: str, id_: str,
               if_match: int | None) -> FhirResponse:
     check_id(id_)
+    gate = gate_of(ctx, req)
+    current = unit.current(resource_type, id_, lock=False)
+    if current is not None and not current.deleted:
+        before = current.resource()
+        if not gate.visible(before):  # what the caller may not see, it cannot find to delete
+            return _deleted_nothing(req, resource_type, id_)
+        verdict = gate.write(before, None)
+        if not verdict.allowed:
+            raise forbidden(verdict)
     result = unit.put(resource_type, id_, None, if_match=if_match, method="DELETE")
     text = (f"Deleted {resource_type}/{id_} (version {result.version.version_id})" if result.changed
             else f"{resource_type}/{id_} does not exist or is already deleted")
@@ -181,7 +262,7 @@ def delete_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: st
 
 def conditional_delete_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: str,
                           criteria: str) -> FhirResponse:
-    matches = conditional_matches(ctx, unit, resource_type, criteria)
+    matches = conditional_matches(ctx, unit, resource_type, criteria, gate_of(ctx, req))
     if len(matches) > 1:
         raise error(412, "multiple-matches", f"{resource_type}?{criteria} matches more than one resource")
     if not matches:

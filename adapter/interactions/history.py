@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from ..outcomes import error, not_found
+from ..outcomes import error
 from ..storage import StoredVersion
 from .context import Context
-from .crud import check_id, check_type
+from .crud import check_id, check_type, gate_of, visible_or_404
 from .preconditions import etag, stored_instant
 from .request import FhirRequest, FhirResponse
 
@@ -29,11 +29,11 @@ def _int_param(req: FhirRequest, name: str, default: int | None, lo: int, hi: in
     return min(value, hi) if hi else value
 
 
-def _entry(ctx: Context, version: StoredVersion) -> dict:
+def _entry(ctx: Context, version: StoredVersion, view: dict | None) -> dict:
     url = f"{version.resource_type}/{version.id}"
     entry: dict = {"fullUrl": f"{ctx.fhir_base}/{url}"}
-    if not version.deleted:
-        entry["resource"] = version.resource()
+    if view is not None:
+        entry["resource"] = view
     method = version.method or "PUT"
     entry["request"] = {"method": method, "url": version.resource_type if method == "POST" else url}
     entry["response"] = {"status": _METHOD_STATUS.get(method, "200 OK"), "etag": etag(version.version_id),
@@ -41,9 +41,20 @@ def _entry(ctx: Context, version: StoredVersion) -> dict:
     return entry
 
 
+def _entries(ctx: Context, gate, versions: list[StoredVersion]) -> list[dict]:
+    """Each version judged again (its own content: an older version is judged as it was)."""
+    out = []
+    for version in versions:
+        view = None if version.deleted else gate.serve(version.resource())
+        if version.deleted or view is not None:
+            out.append(_entry(ctx, version, view))
+    return out
+
+
 def _history(ctx: Context, req: FhirRequest, resource_type: str | None, id_: str | None, path: str) -> FhirResponse:
-    if id_ is not None and ctx.repo.read(resource_type, id_) is None:
-        raise not_found(resource_type, id_)
+    gate = gate_of(ctx, req)
+    if id_ is not None:  # an instance the caller may not see has no history it may know of
+        visible_or_404(ctx, req, ctx.repo.read(resource_type, id_), id_)
     count = _int_param(req, "_count", ctx.config.default_page_size, 0, ctx.config.max_page_size)
     since_raw = req.param("_since")
     since = stored_instant(since_raw) if since_raw else None
@@ -52,8 +63,10 @@ def _history(ctx: Context, req: FhirRequest, resource_type: str | None, id_: str
     if snapshot is None:
         snapshot = ctx.repo.max_seq()
     upper = min(snapshot, before - 1) if before is not None else snapshot
-    versions = ctx.repo.history(resource_type=resource_type, id_=id_, since=since, max_seq=upper, count=count)
-    total = ctx.repo.history_total(resource_type=resource_type, id_=id_, since=since, max_seq=snapshot)
+    versions = ctx.repo.history(resource_type=resource_type, id_=id_, since=since, max_seq=upper, count=count,
+                                access=gate.sql)
+    total = ctx.repo.history_total(resource_type=resource_type, id_=id_, since=since, max_seq=snapshot,
+                                   access=gate.sql)
     kept = [(k, v) for k, v in req.params if k in _PASSED_ON]
 
     def link(relation: str, extra: list[tuple[str, str]]) -> dict:
@@ -65,7 +78,7 @@ def _history(ctx: Context, req: FhirRequest, resource_type: str | None, id_: str
     if versions and len(versions) == count and versions[-1].seq > 1:
         links.append(link("next", [("_snapshot", str(snapshot)), ("_before", str(versions[-1].seq))]))
     bundle = {"resourceType": "Bundle", "type": "history", "total": total, "link": links,
-              "entry": [_entry(ctx, v) for v in versions]}
+              "entry": _entries(ctx, gate, versions)}
     if not bundle["entry"]:
         del bundle["entry"]
     return FhirResponse(200, bundle)

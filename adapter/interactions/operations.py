@@ -1,9 +1,9 @@
 """$validate and the terminology operations ($lookup, $validate-code, $expand) as plain functions."""
 from __future__ import annotations
 
-from ..outcomes import Issue, error, operation_outcome
+from ..outcomes import Issue, error, not_found, operation_outcome
 from .context import Context
-from .crud import check_id, check_type
+from .crud import check_id, check_type, visible_or_404
 from .request import FhirRequest, FhirResponse
 
 B = "https://fhir.dandthub.co.uk"
@@ -35,9 +35,9 @@ def validate(ctx: Context, req: FhirRequest) -> FhirResponse:
         candidate = None
     if candidate is None and req.id:
         stored = ctx.repo.read(resource_type, check_id(req.id))
-        if stored is None or stored.deleted:
-            raise error(404, "not-found", f"Resource {resource_type}/{req.id} is not known")
-        candidate = stored.resource()
+        candidate = visible_or_404(ctx, req, stored, req.id)
+        if candidate is None:
+            raise not_found(resource_type, req.id)
     if candidate is None:
         raise error(400, "required", "$validate needs a resource: the body, or a Parameters `resource`")
     if candidate.get("resourceType") != resource_type:

@@ -20,6 +20,7 @@ class FhirRequest:
     prefer: str | None = None
     request_id: str | None = None
     principal: Any = None
+    gate: Any = None  # adapter.enforcement.gate.Gate: the policy, for this request's principal
 
     def param(self, name: str) -> str | None:
         for key, value in self.params:

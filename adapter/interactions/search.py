@@ -9,7 +9,7 @@ from ..outcomes import Issue, error, operation_outcome
 from ..search.engine import Page
 from ..search.query import SearchQuery, parse_search
 from .context import Context
-from .crud import check_type
+from .crud import check_type, gate_of
 from .request import FhirRequest, FhirResponse, _prefer_value
 
 _KEPT_IN_LINKS = ("_format", "_pretty")
@@ -35,14 +35,29 @@ def _link(ctx: Context, relation: str, resource_type: str, params: list[tuple[st
     return {"relation": relation, "url": f"{ctx.fhir_base}/{resource_type}" + (f"?{query}" if query else "")}
 
 
+def _served(gate, versions) -> list[tuple]:
+    """(version, the caller's view) for each version the policy lets leave, in order."""
+    out = []
+    for version in versions:
+        view = gate.serve(version.resource())
+        if view is not None:
+            out.append((version, view))
+    return out
+
+
 def _bundle(ctx: Context, req: FhirRequest, query: SearchQuery, page: Page, self_params: list) -> FhirResponse:
     base = ctx.fhir_base
-    entries = [{"fullUrl": f"{base}/{v.resource_type}/{v.id}", "resource": _view(query, v.resource()),
-                "search": {"mode": "match"}} for v in page.matches]
-    included, truncated = ctx.search.included(page.matches, query.includes, query.revincludes)
-    entries += [{"fullUrl": f"{base}/{v.resource_type}/{v.id}", "resource": v.resource(),
-                 "search": {"mode": "include"}} for v in included]
+    gate = gate_of(ctx, req)
+    matches = _served(gate, page.matches)
+    entries = [{"fullUrl": f"{base}/{v.resource_type}/{v.id}", "resource": _view(query, view),
+                "search": {"mode": "match"}} for v, view in matches]
+    included, truncated = ctx.search.included([v for v, _ in matches], query.includes, query.revincludes,
+                                              access=gate.sql, keep=lambda v: gate.visible(v.resource()))
+    entries += [{"fullUrl": f"{base}/{v.resource_type}/{v.id}", "resource": view,
+                 "search": {"mode": "include"}} for v, view in _served(gate, included)]
     notes = []
+    if not gate.may_see_any(query.resource_type):
+        notes.append(_suppressed(query.resource_type))
     if query.unknown:
         notes.append(Issue("warning", "not-supported",
                            f"Unknown or unsupported search parameters were ignored: {', '.join(query.unknown)}"))
@@ -73,9 +88,21 @@ def _bundle(ctx: Context, req: FhirRequest, query: SearchQuery, page: Page, self
     return FhirResponse(200, bundle)
 
 
+def _suppressed(resource_type: str) -> Issue:
+    return Issue("information", "suppressed",
+                 f"The data-use policy grants this caller no {resource_type} at Practice level; aggregates "
+                 "it may see are available from Measure/[id]/$evaluate-measure")
+
+
+def _searcher(req: FhirRequest) -> str | None:
+    """Who a materialised search belongs to: the client *and* the purpose its token carries."""
+    if req.principal is None:
+        return None
+    return f"{req.principal.client_id} {req.principal.purpose}"
+
+
 def _page_request(ctx: Context, req: FhirRequest, resource_type: str) -> FhirResponse:
-    client_id = getattr(req.principal, "client_id", None)
-    stored = ctx.search.stored_search(req.param("_getpages") or "", client_id)
+    stored = ctx.search.stored_search(req.param("_getpages") or "", _searcher(req))
     if stored is None:  # unknown, expired, or another principal's: all look the same
         raise error(404, "not-found", "This search page is not known (searches expire after an hour)")
     params, total = stored
@@ -87,7 +114,8 @@ def _page_request(ctx: Context, req: FhirRequest, resource_type: str) -> FhirRes
     if count_raw is not None:
         query = parse_search(resource_type, tuple(tuple(p) for p in params) + (("_count", count_raw),),
                              default_count=ctx.config.default_page_size, max_count=ctx.config.max_page_size)
-    page = ctx.search.page_of(req.param("_getpages"), resource_type, int(offset_raw), max(query.count, 1), total)
+    page = ctx.search.page_of(req.param("_getpages"), resource_type, int(offset_raw), max(query.count, 1), total,
+                              access=gate_of(ctx, req).sql)
     self_params = [(k, v) for k, v in req.params]
     return _bundle(ctx, req, query, page, self_params)
 
@@ -101,9 +129,13 @@ def search_type(ctx: Context, req: FhirRequest) -> FhirResponse:
     if query.unknown and _strict(req):
         raise error(400, "not-supported", f"Unknown search parameters: {', '.join(query.unknown)} "
                     "(Prefer: handling=strict)", expression=list(query.unknown))
+    gate = gate_of(ctx, req)
     if query.summary == "count" or query.count == 0:
         bundle = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "searchset",
-                  "total": ctx.search.count(query), "link": [_link(ctx, "self", resource_type, params)]}
+                  "total": ctx.search.count(query, access=gate.sql), "link": [_link(ctx, "self", resource_type, params)]}
+        if not gate.may_see_any(resource_type):
+            bundle["entry"] = [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "search": {"mode": "outcome"},
+                                "resource": operation_outcome([_suppressed(resource_type)])}]
         return FhirResponse(200, bundle)
-    page = ctx.search.first_page(query, client_id=getattr(req.principal, "client_id", None), raw_params=params)
+    page = ctx.search.first_page(query, client_id=_searcher(req), raw_params=params, access=gate.sql)
     return _bundle(ctx, req, query, page, params)

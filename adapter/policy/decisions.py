@@ -122,7 +122,7 @@ def _group_level(grants: Grants, resource: dict, ods: str, needed: list[str], le
     return _allow(f"{', '.join(needed)} at {level} level over {ods}", sources[0], (), tuple(sources))
 
 
-def _named_in_consent(resource: dict) -> tuple[set[str], set[str]]:
+def named_in_consent(resource: dict) -> tuple[set[str], set[str]]:
     """(organisations, client ids) a Consent names: its `organization` and its provisions' actors."""
     orgs = {ref_ods(o) for o in resource.get("organization") or []}
     clients: set[str] = set()
@@ -145,7 +145,7 @@ def _consent(principal, grants: Grants, resource: dict) -> Verdict:
         return _allow("a tier of the data-use policy: public to every caller", ref)
     if principal.role == "service":
         return _allow("service clients see every Consent", "rule:service")
-    orgs, clients = _named_in_consent(resource)
+    orgs, clients = named_in_consent(resource)
     if (principal.org and principal.org in orgs) or principal.client_id in clients:
         return _allow("the Consent names the caller (holder or actor)", ref)
     return _refuse("the Consent does not name the caller", "rule:consent-not-named")

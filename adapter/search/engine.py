@@ -27,8 +27,9 @@ SEARCH_TTL_SECONDS = 3600
 MAX_INCLUDED = 1000
 MAX_ITERATIONS = 4
 
-# Narrows what a caller may see; returns a condition on a `resource` alias (the policy supplies it).
-AccessFilter = Callable[[object], ColumnElement | None]
+# Narrows what a caller may see: (alias of `resource`, resource type) -> condition or None (no
+# narrowing). The request's policy gate supplies it (adapter.enforcement.gate.Gate.sql).
+AccessFilter = Callable[[object, str], ColumnElement | None]
 
 
 @dataclass(frozen=True)
@@ -45,19 +46,17 @@ def _row(row) -> StoredVersion:
 
 
 class SearchEngine:
-    def __init__(self, repo: Repository, fhir_base: str, access: AccessFilter | None = None):
+    def __init__(self, repo: Repository, fhir_base: str):
         self._repo = repo
         self._conditions = ConditionBuilder(fhir_base)
-        self._access = access
 
     # -- matching -----------------------------------------------------------------------------
-    def _where(self, owner, query: SearchQuery):
+    def _where(self, owner, query: SearchQuery, access: AccessFilter | None):
         conds = [owner.c.res_type == query.resource_type, owner.c.deleted.is_(False)]
-        conds += [self._conditions.criterion(owner, c, (query.resource_type,)) for c in query.criteria]
-        if self._access:
-            narrowed = self._access(owner)
-            if narrowed is not None:
-                conds.append(narrowed)
+        conds += [self._conditions.criterion(owner, c, (query.resource_type,), access) for c in query.criteria]
+        narrowed = access(owner, query.resource_type) if access else None
+        if narrowed is not None:
+            conds.append(narrowed)
         return and_(*conds)
 
     def _order(self, owner, query: SearchQuery) -> list:
@@ -70,27 +69,29 @@ class SearchEngine:
         keys.append(owner.c.res_id.asc())
         return keys
 
-    def matching_ids(self, query: SearchQuery, conn, limit: int) -> list[str]:
+    def matching_ids(self, query: SearchQuery, conn, limit: int, access: AccessFilter | None = None) -> list[str]:
         """Ids of up to `limit` matches, on the caller's connection (to see its own transaction)."""
         owner = resource.alias("r")
         return [r.res_id for r in conn.execute(
-            select(owner.c.res_id).where(self._where(owner, query)).order_by(owner.c.res_id).limit(limit))]
+            select(owner.c.res_id).where(self._where(owner, query, access)).order_by(owner.c.res_id).limit(limit))]
 
-    def count(self, query: SearchQuery) -> int:
+    def count(self, query: SearchQuery, access: AccessFilter | None = None) -> int:
         owner = resource.alias("r")
         with self._repo.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(owner).where(self._where(owner, query))).scalar_one())
+            return int(conn.execute(select(func.count()).select_from(owner)
+                                    .where(self._where(owner, query, access))).scalar_one())
 
-    def first_page(self, query: SearchQuery, *, client_id: str | None, raw_params: list) -> Page:
+    def first_page(self, query: SearchQuery, *, client_id: str | None, raw_params: list,
+                   access: AccessFilter | None = None) -> Page:
         owner = resource.alias("r")
-        ids_query = select(owner.c.res_id).where(self._where(owner, query)).order_by(*self._order(owner, query))
+        ids_query = select(owner.c.res_id).where(self._where(owner, query, access)).order_by(*self._order(owner, query))
         with self._repo.engine.connect() as conn:
             head = [r.res_id for r in conn.execute(ids_query.limit(query.count + 1))]
         if len(head) <= query.count:
-            return Page(self.fetch(query.resource_type, head), len(head), 0, None)
+            return Page(self.fetch(query.resource_type, head, access), len(head), 0, None)
         search_id = uuid.uuid4().hex
         numbered = select(literal(search_id), func.row_number().over(order_by=self._order(owner, query)),
-                          owner.c.res_id).where(self._where(owner, query))
+                          owner.c.res_id).where(self._where(owner, query, access))
         now = int(time.time())
         with writing(self._repo.engine) as conn:
             conn.execute(delete(search_result).where(search_result.c.search_id.in_(
@@ -100,7 +101,7 @@ class SearchEngine:
             total = conn.execute(select(func.count()).where(search_result.c.search_id == search_id)).scalar_one()
             conn.execute(insert(search_run).values(search_id=search_id, client_id=client_id, created_at=now,
                                                    total=total, query=orjson.dumps(raw_params).decode()))
-        return Page(self.fetch(query.resource_type, head[:query.count]), int(total), 0, search_id)
+        return Page(self.fetch(query.resource_type, head[:query.count], access), int(total), 0, search_id)
 
     def stored_search(self, search_id: str, client_id: str | None) -> tuple[list, int] | None:
         """The parameters and total of a materialised search, for its own client only."""
@@ -110,16 +111,17 @@ class SearchEngine:
             return None
         return orjson.loads(row.query), row.total
 
-    def page_of(self, search_id: str, resource_type: str, offset: int, count: int, total: int) -> Page:
+    def page_of(self, search_id: str, resource_type: str, offset: int, count: int, total: int,
+                access: AccessFilter | None = None) -> Page:
         with self._repo.engine.connect() as conn:
             ids = [r.res_id for r in conn.execute(
                 select(search_result.c.res_id).where(and_(
                     search_result.c.search_id == search_id, search_result.c.pos > offset,
                     search_result.c.pos <= offset + count)).order_by(search_result.c.pos))]
-        return Page(self.fetch(resource_type, ids), total, offset, search_id)
+        return Page(self.fetch(resource_type, ids, access), total, offset, search_id)
 
     # -- fetching -----------------------------------------------------------------------------
-    def fetch(self, resource_type: str, ids: list[str]) -> list[StoredVersion]:
+    def fetch(self, resource_type: str, ids: list[str], access: AccessFilter | None = None) -> list[StoredVersion]:
         """Current, live versions of the ids, in the given order; each is re-checked by the access filter."""
         if not ids:
             return []
@@ -129,17 +131,18 @@ class SearchEngine:
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
                 where = and_(owner.c.res_type == resource_type, owner.c.res_id.in_(chunk), owner.c.deleted.is_(False))
-                if self._access:
-                    narrowed = self._access(owner)
-                    if narrowed is not None:
-                        where = and_(where, narrowed)
+                narrowed = access(owner, resource_type) if access else None
+                if narrowed is not None:
+                    where = and_(where, narrowed)
                 for row in conn.execute(select(owner).where(where)):
                     found[row.res_id] = _row(row)
         return [found[i] for i in ids if i in found]
 
     # -- _include / _revinclude ---------------------------------------------------------------
     def included(self, matches: list[StoredVersion], includes: tuple[Include, ...],
-                 revincludes: tuple[Include, ...]) -> tuple[list[StoredVersion], bool]:
+                 revincludes: tuple[Include, ...], access: AccessFilter | None = None,
+                 keep: Callable[[StoredVersion], bool] | None = None) -> tuple[list[StoredVersion], bool]:
+        """`keep` re-checks each fetched resource: what it refuses is neither served nor followed."""
         """Resources the includes add (not already matched); True when the cap cut the list."""
         seen = {(v.resource_type, v.id) for v in matches}
         out: list[StoredVersion] = []
@@ -161,9 +164,10 @@ class SearchEngine:
             for type_, id_ in fresh:
                 by_type.setdefault(type_, []).append(id_)
             for type_, ids in by_type.items():
-                for version in self.fetch(type_, ids):
+                for version in self.fetch(type_, ids, access):
                     seen.add((version.resource_type, version.id))
-                    frontier.append(version)
+                    if keep is None or keep(version):
+                        frontier.append(version)
             out += frontier
             if truncated:
                 return out, True

@@ -108,16 +108,31 @@ def _reference(table, value: str, modifier: str | None, fhir_base: str) -> Colum
     return and_(match, table.c.target_type == modifier) if modifier and modifier[:1].isupper() else match
 
 
+def _visible(access, alias, types: tuple[str, ...]) -> list[ColumnElement]:
+    """The caller's narrowing of `alias` rows of `types` (none when the caller sees everything)."""
+    if access is None:
+        return []
+    parts = []
+    for type_ in types:
+        cond = access(alias, type_)
+        if cond is None and len(types) == 1:
+            return []
+        parts.append(alias.c.res_type == type_ if cond is None else and_(alias.c.res_type == type_, cond))
+    return [or_(*parts)]
+
+
 class ConditionBuilder:
     def __init__(self, fhir_base: str):
         self._base = fhir_base
 
-    def criterion(self, owner, crit: Criterion, types: tuple[str, ...]) -> ColumnElement:
-        """`types`: the resource type(s) `owner` rows can have (the searched type, or a chain's targets)."""
+    def criterion(self, owner, crit: Criterion, types: tuple[str, ...], access=None) -> ColumnElement:
+        """`types`: the resource type(s) `owner` rows can have (the searched type, or a chain's targets).
+        `access` narrows the resources a chain or `_has` passes through to those the caller may
+        see, so a predicate over hidden data matches as if that data were absent."""
         if crit.has:
-            return self._has(owner, crit, types)
+            return self._has(owner, crit, types, access)
         if crit.chain:
-            return self._chain(owner, crit, types)
+            return self._chain(owner, crit, types, access)
         if crit.param == "_id":
             cond = owner.c.res_id.in_(crit.values)
             return not_(cond) if crit.modifier == "not" else cond
@@ -143,20 +158,22 @@ class ConditionBuilder:
             return _date_match(table.c.low, table.c.high, value)
         return _reference(table, value, crit.modifier, self._base)
 
-    def _chain(self, owner, crit: Criterion, types: tuple[str, ...]) -> ColumnElement:
+    def _chain(self, owner, crit: Criterion, types: tuple[str, ...], access=None) -> ColumnElement:
         # Index rows only carry current, live versions, so the inner match needs no resource table.
         target = resource.alias()
-        inner = self.criterion(target, crit.chain.inner, crit.chain.target_types)
-        targets = select(target.c.res_id).where(and_(target.c.res_type.in_(crit.chain.target_types), inner))
+        inner = self.criterion(target, crit.chain.inner, crit.chain.target_types, access)
+        targets = select(target.c.res_id).where(and_(target.c.res_type.in_(crit.chain.target_types), inner,
+                                                     *_visible(access, target, crit.chain.target_types)))
         ref = idx_reference.alias()
         match = and_(ref.c.target_type.in_(crit.chain.target_types), ref.c.target_id.in_(targets))
         return _rows_of(ref, owner, types, crit.param, match)
 
-    def _has(self, owner, crit: Criterion, types: tuple[str, ...]) -> ColumnElement:
+    def _has(self, owner, crit: Criterion, types: tuple[str, ...], access=None) -> ColumnElement:
         has = crit.has
         source = resource.alias()
-        inner = self.criterion(source, has.inner, (has.source_type,))
-        sources = select(source.c.res_id).where(and_(source.c.res_type == has.source_type, inner))
+        inner = self.criterion(source, has.inner, (has.source_type,), access)
+        sources = select(source.c.res_id).where(and_(source.c.res_type == has.source_type, inner,
+                                                     *_visible(access, source, (has.source_type,))))
         ref = idx_reference.alias()
         return owner.c.res_id.in_(select(ref.c.target_id).where(and_(
             ref.c.res_type == has.source_type, ref.c.param == has.reference_param,

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable, Protocol, TypeVar
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text
+from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text, tuple_
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..outcomes import error
@@ -22,6 +22,8 @@ T = TypeVar("T")
 
 # Columns access control reads; computed from the resource by the caller's `access` function.
 AccessColumns = Callable[[dict], tuple[str | None, str | None]]
+# A caller's narrowing of `resource_version` rows: (table, resource type or None) -> condition or None.
+VersionFilter = Callable[[object, str | None], object]
 
 
 def _no_access_columns(_resource: dict) -> tuple[None, None]:
@@ -147,6 +149,9 @@ class WriteUnit:
             body["id"] = id_
             content = orjson.dumps(body).decode()
             owner, security = self._access(body)
+        elif before is not None and before.content is not None:
+            # A deletion is seen by whoever saw what it deleted, and by no one else.
+            owner, security = self._access(before.resource())
         seq = self._conn.execute(_INSERT_VERSION, dict(
             res_type=resource_type, res_id=id_, version_id=version_id, last_updated=stamp,
             method=method, deleted=body is None, content=content, owner_org=owner, security=security,
@@ -186,6 +191,7 @@ class Repository:
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._read_sql = (f"SELECT res_type, res_id, version_id, seq, last_updated, deleted, content "
                           f"FROM resource WHERE res_type = {mark} AND res_id = {mark}")
+        self._max_seq_sql = f"SELECT max(seq) FROM resource_version WHERE res_type = {mark}"
 
     # -- writes ---------------------------------------------------------------------------
     def write_unit(self, work: Callable[[WriteUnit], T]) -> T:
@@ -217,8 +223,11 @@ class Repository:
         return _row_to_version(row, row.method) if row else None
 
     def _history_filter(self, resource_type: str | None, id_: str | None, since: str | None,
-                        max_seq: int | None):
+                        max_seq: int | None, access: VersionFilter | None = None):
         conds = []
+        narrowed = access(resource_version, resource_type) if access else None
+        if narrowed is not None:
+            conds.append(narrowed)
         if resource_type:
             conds.append(resource_version.c.res_type == resource_type)
         if id_:
@@ -231,23 +240,55 @@ class Repository:
 
     def history(self, *, resource_type: str | None = None, id_: str | None = None,
                 since: str | None = None, max_seq: int | None = None,
-                count: int = 50) -> list[StoredVersion]:
-        """Versions newest first; `max_seq` pins a page to what existed when paging began."""
+                count: int = 50, access: VersionFilter | None = None) -> list[StoredVersion]:
+        """Versions newest first; `max_seq` pins a page to what existed when paging began;
+        `access` narrows to the versions a caller may see."""
         query = select(resource_version).order_by(resource_version.c.seq.desc()).limit(count)
-        where = self._history_filter(resource_type, id_, since, max_seq)
+        where = self._history_filter(resource_type, id_, since, max_seq, access)
         if where is not None:
             query = query.where(where)
         with self.engine.connect() as conn:
             return [_row_to_version(r, r.method) for r in conn.execute(query)]
 
     def history_total(self, *, resource_type: str | None = None, id_: str | None = None,
-                      since: str | None = None, max_seq: int | None = None) -> int:
+                      since: str | None = None, max_seq: int | None = None,
+                      access: VersionFilter | None = None) -> int:
         query = select(func.count()).select_from(resource_version)
-        where = self._history_filter(resource_type, id_, since, max_seq)
+        where = self._history_filter(resource_type, id_, since, max_seq, access)
         if where is not None:
             query = query.where(where)
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
+
+    def generation(self, resource_types: Iterable[str]) -> int:
+        """The newest version sequence number among `resource_types`: changes whenever one of
+        them is written (one index probe per type)."""
+        with self._reads.connect() as conn:
+            return max(conn.exec_driver_sql(self._max_seq_sql, (t,)).scalar() or 0 for t in resource_types)
+
+    def refresh_access(self, *, batch: int = 500) -> int:
+        """Recompute the access columns of every stored version (after the access rules change)."""
+        done = 0
+        for table, key in ((resource, (resource.c.res_type, resource.c.res_id)), (resource_version, (resource_version.c.seq,))):
+            after = None
+            while True:
+                query = select(table).order_by(*key).limit(batch)
+                if after is not None:
+                    query = query.where(tuple_(*key) > tuple_(*after)) if len(key) > 1 else query.where(key[0] > after[0])
+                with self.engine.connect() as conn:
+                    rows = conn.execute(query).all()
+                if not rows:
+                    break
+                with writing(self.engine) as conn:
+                    for row in rows:
+                        if row.content is None:
+                            continue
+                        owner, security = self._access(orjson.loads(row.content))
+                        conn.execute(table.update().where(and_(*[c == getattr(row, c.name) for c in key]))
+                                     .values(owner_org=owner, security=security))
+                        done += 1
+                after = tuple(getattr(rows[-1], c.name) for c in key)
+        return done
 
     def max_seq(self) -> int:
         with self.engine.connect() as conn:

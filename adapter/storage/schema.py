@@ -165,6 +165,10 @@ def _migration_3(conn) -> None:
     metadata.create_all(conn, tables=[*INDEX_TABLES.values(), search_run, search_result])
 
 
+def _migration_4(conn) -> None:
+    """Access columns are now computed (adapter.enforcement.columns): open_repository refreshes them."""
+
+
 # Append-only: each entry brings a store from version i to i+1.
-MIGRATIONS = [_migration_1, _migration_2, _migration_3]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,156 @@
+"""A caller's grants as conditions over the access columns (columns.py), for SQL and in Python.
+
+`CompiledAccess.condition(alias, types)` narrows any query over `resource` or `resource_version`
+rows; `CompiledAccess.allows(...)` is the same rule over one row's values, so a resource that a
+search would not find is not readable either. The engine (adapter.policy) still judges every
+resource before it leaves (gate.py); these filters decide what is counted, paged and matched.
+
+Governed keys are enumerated (data type x level x summary), each with the owners it reaches:
+practice level, the practice scope; PCN or ICB level, the organisations whose practices are all
+in the scope (a row of the organisation itself) or some (an aggregate) — the rules of
+policy.decisions._practice_level and _group_level.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, exists, false, not_, or_, select
+from sqlalchemy.sql import ColumnElement
+
+from ..policy import Grants, is_all
+from ..policy.codes import DATA_TYPES, OPERATIONAL_PURPOSES
+from ..policy.resources import GOVERNED, PUBLIC
+from ..policy.scope import ALL
+from ..storage.schema import idx_reference, resource
+from .columns import NAME_SEPARATOR
+
+Owners = frozenset | type(ALL)
+
+
+@dataclass(frozen=True)
+class CompiledAccess:
+    unrestricted: bool                                   # sees every stored resource (service delivery)
+    service: bool = False                                # every Consent, AuditEvent, Provenance (any purpose)
+    governed: dict[str, object] = field(default_factory=dict)   # access key -> ALL or frozenset of owners
+    tier_ids: frozenset[str] = frozenset()
+    org: str | None = None
+    client_id: str | None = None
+
+    # -- one row, in Python -------------------------------------------------------------------
+    def allows(self, resource_type: str, id_: str, owner: str | None, key: str | None) -> bool:
+        if self.unrestricted or resource_type in PUBLIC:
+            return True
+        if resource_type in GOVERNED:
+            owners = self.governed.get(key or "")
+            return owners is not None and (owners is ALL or owner in owners)
+        if self.service:
+            return resource_type in ("Consent", "AuditEvent", "Provenance")
+        if resource_type == "Consent":
+            return id_ in self.tier_ids or any(token in (key or "") for token in self._name_tokens())
+        if resource_type == "AuditEvent":
+            return self.org is not None and self._token("org", self.org) in (key or "")
+        if resource_type == "Provenance":
+            return key == "provenance"  # and every target visible: the engine checks that per resource
+        return False
+
+    # -- SQL ----------------------------------------------------------------------------------
+    def condition(self, alias, resource_type: str | None) -> ColumnElement | None:
+        """None = no narrowing. `resource_type` None: rows of any type (system history)."""
+        if self.unrestricted:
+            return None
+        if resource_type is not None:
+            return self._type_condition(alias, resource_type)
+        parts = [alias.c.res_type.in_(PUBLIC)]
+        for type_ in (*GOVERNED, "Consent", "AuditEvent", "Provenance"):
+            cond = self._type_condition(alias, type_)
+            parts.append(alias.c.res_type == type_ if cond is None else and_(alias.c.res_type == type_, cond))
+        return or_(*parts)
+
+    def _type_condition(self, alias, resource_type: str) -> ColumnElement | None:
+        if resource_type in PUBLIC:
+            return None
+        if resource_type in GOVERNED:
+            return self._governed(alias)
+        if self.service:
+            return None if resource_type in ("Consent", "AuditEvent", "Provenance") else false()
+        if resource_type == "Consent":
+            return or_(alias.c.res_id.in_(sorted(self.tier_ids)),
+                       *[alias.c.security.contains(t, autoescape=True) for t in self._name_tokens()])
+        if resource_type == "AuditEvent":
+            return alias.c.security.contains(self._token("org", self.org), autoescape=True) if self.org else false()
+        if resource_type == "Provenance":
+            return self._provenance(alias)
+        return false()
+
+    def _governed(self, alias) -> ColumnElement:
+        parts = []
+        for key, owners in self.governed.items():
+            if owners is ALL:
+                parts.append(alias.c.security == key)
+            elif owners:
+                parts.append(and_(alias.c.security == key, alias.c.owner_org.in_(sorted(owners))))
+        return or_(*parts) if parts else false()
+
+    def _provenance(self, alias) -> ColumnElement:
+        """Every target is a resource the caller may see (policy.decisions._provenance)."""
+        ref = idx_reference.alias()
+        target = resource.alias()
+        own_targets = and_(ref.c.res_type == "Provenance", ref.c.res_id == alias.c.res_id, ref.c.param == "target")
+        visible_target = [target.c.res_type == ref.c.target_type, target.c.res_id == ref.c.target_id,
+                          target.c.deleted.is_(False)]
+        type_conditions = [and_(target.c.res_type == t, c) if (c := self._type_condition(target, t)) is not None
+                           else target.c.res_type == t
+                           for t in (*PUBLIC, *GOVERNED, "Consent", "AuditEvent")]
+        visible_target.append(or_(*type_conditions))
+        hidden = select(ref.c.res_id).where(and_(own_targets, not_(exists(select(target.c.res_id).where(
+            and_(*visible_target))))))
+        return and_(alias.c.security == "provenance", exists(select(ref.c.res_id).where(own_targets)),
+                    not_(exists(hidden)))
+
+    def _name_tokens(self) -> list[str]:
+        tokens = [self._token("org", self.org)] if self.org else []
+        if self.client_id:
+            tokens.append(self._token("client", self.client_id))
+        return tokens
+
+    @staticmethod
+    def _token(kind: str, value: str) -> str:
+        return f"{NAME_SEPARATOR}{kind}:{value}{NAME_SEPARATOR}"
+
+
+def _group_owners(grants: Grants, data_type: str, level: str, summary: bool) -> object:
+    scope = grants.scope(data_type, level)
+    hierarchy = grants.hierarchy
+    if is_all(scope) and not summary:
+        return ALL
+    owners = set()
+    for ods, kind in hierarchy.kinds.items():
+        if kind == "practice":
+            continue
+        members = hierarchy.practices_of(ods)
+        if summary:
+            reached = bool(members & scope)
+        else:
+            reached = bool(members) and members <= scope
+        if reached:
+            owners.add(ods)
+    return frozenset(owners)
+
+
+def compile_access(principal, grants: Grants) -> CompiledAccess:
+    unrestricted = (principal.role == "service" and principal.purpose in OPERATIONAL_PURPOSES
+                    and all(is_all(grants.scope(d, lvl)) for d in DATA_TYPES for lvl in ("icb", "pcn", "practice")))
+    if unrestricted:
+        return CompiledAccess(True, True)
+    governed: dict[str, object] = {}
+    for data_type in DATA_TYPES:
+        practice = grants.practice_scope(data_type)
+        if practice:
+            governed[f"{data_type}|practice"] = ALL if is_all(practice) else frozenset(practice)
+        for level in ("icb", "pcn"):
+            for summary in (False, True):
+                owners = _group_owners(grants, data_type, level, summary)
+                if owners:
+                    governed[f"{data_type}|{level}" + ("|summary" if summary else "")] = owners
+    return CompiledAccess(False, principal.role == "service", governed, grants.tier_ids, principal.org,
+                          principal.client_id)
