@@ -228,7 +228,8 @@ class Viewer:
 def _forbidden(viewer: Viewer) -> frozenset[str]:
     hidden = {i for i in ITEMS if not viewer.sees(i)}
     visible_text = json.dumps([body for p in PRACTICE_LIST for body in PRACTICE_BODIES[p].values()
-                               if viewer.sees(ITEM_BY_REF[f"{body['resourceType']}/{body['id']}"])])
+                               if viewer.sees(ITEM_BY_REF[f"{body['resourceType']}/{body['id']}"])]
+                              + [PROVENANCES[p] for p in PROVENANCES if viewer.sees_provenance(p)])
     out = {i.id for i in hidden if i.id not in visible_text}
     out |= {p for p in PROVENANCES if not viewer.sees_provenance(p)}
     stored = {x["id"] for x in viewer.contracts}
@@ -246,8 +247,9 @@ class World:
 
         self.store, self.name, self.url = store, name, url
         self._cleanup = cleanup
+        self.spool = tempfile.mkdtemp(prefix="dthub-policy-audit-")
         self.app = create_app(make_config(url, policy_today=TODAY.isoformat(), token_lifetime=3600,
-                                          rate_limit_per_minute=0))
+                                          rate_limit_per_minute=0, audit_spool_dir=self.spool))
         self.config = self.app.extensions["dthub"].config
         self.repo = self.app.extensions["dthub"].repo
         self.private, self.jwks = client_key
@@ -259,7 +261,18 @@ class World:
         self._tokens: dict[tuple, tuple[str, float]] = {}
         self.set_phase("all-contracts")
 
+    @property
+    def audit(self):
+        """The app's audit trail (the extension with a flush()), or None while there is none."""
+        for value in self.app.extensions.values():
+            if type(value).__name__ == "AuditTrail" and hasattr(value, "flush"):
+                return value
+        return None
+
     def close(self):
+        trail = self.audit
+        if trail is not None and hasattr(trail, "close"):
+            trail.close()
         self.repo.engine.dispose()
         self._cleanup()
 
