@@ -44,6 +44,34 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy(args: argparse.Namespace) -> int:
+    from .auth.clients import ClientRegistry
+    from .enforcement.state import PolicyState
+    from .interactions.policy_matrix import matrix_rows, principal_of
+    from .policy import policy_matrix
+
+    config, engine, repo = _store()
+    record = ClientRegistry(engine).get(args.client_id)
+    if record is None:
+        print(f"no client {args.client_id!r} is registered", file=sys.stderr)
+        return 1
+    principal = principal_of(record)
+    if args.purpose:
+        principal = principal.__class__(principal.client_id, principal.org, principal.role, principal.scopes,
+                                        args.purpose)
+    state = PolicyState(repo, today=config.policy_today)
+    if args.json:
+        print(orjson.dumps(policy_matrix(principal, state.for_caller(principal).grants),
+                           option=orjson.OPT_INDENT_2).decode())
+        return 0
+    print(f"{principal.client_id}  role {principal.role}  organisation {principal.org or '-'}  "
+          f"purpose {principal.purpose}  on {state.today().isoformat()}")
+    print(f"{'data type':<24}{'level':<10}{'practices':<11}sources")
+    for data_type, level, reach, sources in matrix_rows(state, principal):
+        print(f"{data_type:<24}{level:<10}{reach:<11}{sources}")
+    return 0
+
+
 def _print_client(record) -> None:
     keys = "jwks-url " + record.jwks_url if record.jwks_url else f"{len(record.jwks['keys'])} key(s)"
     state = "enabled" if record.enabled else "DISABLED"
@@ -178,6 +206,15 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--purpose", choices=["HMARKT", "HOPERAT", "HQUALIMP"])
     token.add_argument("--token-url", help="default: DTHUB_BASE_URL/auth/token")
     token.set_defaults(func=_token)
+
+    policy = sub.add_parser("policy", help="the data-use policy as the server enforces it")
+    psub = policy.add_subparsers(dest="policy_command", required=True)
+    pmatrix = psub.add_parser("matrix", help="a client's effective grants (as GET /fhir/$policy-matrix)")
+    pmatrix.add_argument("--client-id", required=True)
+    pmatrix.add_argument("--purpose", choices=("HMARKT", "HOPERAT", "HQUALIMP"),
+                         help="judge for this purpose instead of the client's default")
+    pmatrix.add_argument("--json", action="store_true", help="print the Parameters resource instead of a table")
+    policy.set_defaults(func=_policy)
 
     keys_cmd = sub.add_parser("keys", help="the server's token-signing keys")
     ksub = keys_cmd.add_subparsers(dest="action", required=True)

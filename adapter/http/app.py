@@ -7,6 +7,7 @@ import uuid
 
 from flask import Flask, g, request
 
+from ..audit import AuditTrail
 from ..auth.clients import ClientRegistry
 from ..auth.jwks import JwksFetcher
 from ..auth.rate_limit import RateLimiter
@@ -19,6 +20,7 @@ from ..interactions.context import Context
 from ..search.engine import SearchEngine
 from ..shipped import load_shipped
 from ..store import open_repository
+from .audit_hook import default_spool_dir, install_audit
 from .errors import register_error_handlers
 from .auth_routes import auth_blueprint
 from .routes import fhir_blueprint, health_blueprint
@@ -69,6 +71,8 @@ def build_app(config: Config | None = None) -> Flask:
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
+    install_audit(app, AuditTrail(context.repo, config.fhir_base, config.audit_spool_dir or default_spool_dir(config),
+                                  config.audit_flush_seconds))
     app.register_blueprint(fhir_blueprint())
     app.register_blueprint(health_blueprint())
     app.register_blueprint(auth_blueprint())

@@ -19,6 +19,8 @@ _CODES = {400: "structure", 401: "login", 403: "forbidden", 404: "not-found", 40
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationOutcomeError)
     def _outcome(err: OperationOutcomeError):
+        if err.issues:
+            g.audit_reason = err.issues[0].diagnostics
         return render_error(err)
 
     @app.errorhandler(HTTPException)

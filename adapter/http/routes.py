@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from ..auth.bearer import authenticate, authorise
 from ..enforcement.gate import Gate
-from ..interactions import bundles, capabilities, crud, history, operations, search
+from ..interactions import bundles, capabilities, crud, history, operations, policy_matrix, search
 from ..outcomes import error
 from .parsing import fhir_request
 from .rendering import negotiated_format, render
@@ -58,6 +58,12 @@ def fhir_blueprint() -> Blueprint:
     def batch_or_transaction():
         # Each entry is type-checked and scope-checked on its own (interactions.bundles).
         return render(bundles.batch_or_transaction(_ctx(), fhir_request(with_body=True)))
+
+    # Needs a token but no particular scope (conventions: Operations).
+    @bp.get("/$policy-matrix")
+    def policy_matrix_operation():
+        registry = current_app.extensions["dthub.auth"].registry
+        return render(policy_matrix.matrix(_ctx(), fhir_request(), registry.get))
 
     @bp.get("/_history")
     def history_system():
