@@ -71,6 +71,8 @@ def capability_statement(ctx: Context) -> dict:
             },
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+            "operation": [{"name": "policy-matrix",
+                           "definition": "https://fhir.dandthub.co.uk/OperationDefinition/policy-matrix"}],
         }],
     }
 
