@@ -132,12 +132,29 @@ class Gate:
         return view
 
     def _audit_view(self, event: dict) -> dict:
+        """The organisation's view (adapter.audit.view), and of the resources it names only those
+        the caller may read now: an AuditEvent must not reveal the id of anything else."""
+        from ..audit.event import is_resource_entity, is_security_entity
         from ..audit.view import audit_view
 
+        if self.unrestricted:
+            return event
         grants = self._policy.grants
         own = frozenset({self.principal.org}) | grants.hierarchy.practices_of(self.principal.org) \
             if self.principal.org else frozenset()
-        return audit_view(self.principal, event, own)
+        view = audit_view(self.principal, event, own)
+        entities = view.get("entity") or []
+        kept = [e for e in entities if not (is_resource_entity(e) or is_security_entity(e) and e.get("what"))
+                or self._target_visible(((e.get("what") or {}).get("reference")) or "")]
+        view = view if view is not event else copy.deepcopy(view)
+        if view.get("outcomeDesc"):  # its wording may name what was asked for: only the decision stays
+            view["outcomeDesc"] = "allowed" if view.get("outcome") == "0" else "refused or failed"
+        if len(kept) != len(entities):
+            view["entity"] = kept
+            security = view.setdefault("meta", {}).setdefault("security", [])
+            if not any(c.get("code") == "REDACTED" for c in security):
+                security.append({"system": V3_OBSERVATION_VALUE, "code": "REDACTED", "display": "redacted"})
+        return view
 
     def _target_visible(self, reference: str) -> bool:
         """Whether a reference (`Type/id`, `Type/id/_history/n`, or absolute) leads to a resource
