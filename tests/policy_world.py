@@ -54,6 +54,10 @@ GROUP_ROWS = ("U00001", "U00002", "U00003", "U00004", "QAA", "QBB")  # usage row
 LEVEL_OF_GROUP = {o: ("icb" if o.startswith("Q") else "pcn") for o in GROUP_ROWS}
 PRACTICE_LIST = tuple(sorted(PRACTICES))
 CALLER_NAMES = tuple(name for name, _, _ in CALLERS)
+# Practices whose resources every surface is asked about (reads ask about every practice): one of
+# each shape of the world (ICB QAA + PCN U00001 + FED01; the spanning PCN's QBB side, listed by
+# C-QBB-LISTED; U00003 + FED02's partial contract; the closed practice).
+SAMPLE = ("A00001", "A00003", "B00002", "D00001")
 ROLE_ORG = {name: (role, org) for name, role, org in CALLERS}
 ALL_CONTRACTS = [c for c, _ in CONTRACTS]
 CONTRACT_BY_ID = {c["id"]: c for c in ALL_CONTRACTS}
@@ -65,19 +69,22 @@ PHASES.update({c["id"]: [c] for c in ALL_CONTRACTS})
 
 def combos(purposes=("HMARKT", "HOPERAT", "HQUALIMP"), phases=None, callers=CALLER_NAMES,
            single_purposes=("HOPERAT",)):
-    """(phase, caller, purpose) in phase-major order: every caller x `purposes` in the no-contract
-    and all-contracts worlds; in a single contract's world only the callers of its holder (for
-    anyone else it is the no-contract world again), with `single_purposes` (for HMARKT a contract
-    changes nothing, and HQUALIMP is judged as HOPERAT: both are covered in the main worlds)."""
+    """(phase, caller, purpose) in phase-major order: every caller x `purposes` in the all-contracts
+    world; the same without HQUALIMP in the no-contract world (HQUALIMP is the other operational
+    purpose: it differs from HMARKT exactly where HOPERAT does, and with no contract only in the
+    service and own-practice tiers, which all-contracts covers); in a single contract's world only
+    the callers of its holder (for anyone else it is the no-contract world again), with
+    `single_purposes` (for HMARKT a contract changes nothing)."""
     out = []
     for phase in (phases or PHASES):
         main = phase in ("no-contract", "all-contracts")
+        wanted = purposes if phase == "all-contracts" else (
+            tuple(p for p in purposes if p != "HQUALIMP") or purposes if main else single_purposes)
         for name in callers:
             _, org = ROLE_ORG[name]
             if not main and CONTRACT_BY_ID[phase]["holder"] != org:
                 continue
-            out += [(phase, name, purpose) for purpose in (purposes if main else single_purposes)
-                    if purpose in purposes]
+            out += [(phase, name, purpose) for purpose in wanted if purpose in purposes]
     return out
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.policy_world import ITEM_BY_REF, ODS, STORES, get_world
+from tests.policy_world import ITEM_BY_REF, ITEMS, ODS, STORES, get_world
 
 # (caller, purpose, path, the practice whose data it is)
 ACCESSES = [("service", "HOPERAT", "/fhir/Task/A-A00003-1", "A00003"),
@@ -26,6 +26,9 @@ def audited(request):
     if not getattr(world, "_audited", False):
         statuses = [world.client(name, purpose).get(path).status_code for name, purpose, path, _ in ACCESSES]
         assert statuses == [200, 200, 200, 404, 200]
+        service = world.client("service", "HOPERAT")  # accesses to data of every practice at once
+        assert service.get("/fhir/Task?_count=100").status_code == 200
+        assert service.get("/fhir/QuestionnaireResponse?_revinclude=Task:focus&_count=100").status_code == 200
         world.audit.flush()
         world._audited = True
     return world
@@ -66,6 +69,9 @@ def test_an_organisation_sees_only_the_events_about_itself(audited, name, org):
             problems.append(f"{name} is shown an event naming {ref}, which it may not see")
         if practice == org and not any(_names(e, path) for e in events):
             problems.append(f"{name} does not see the access to {path}")
+    hidden = sorted(i.id for i in ITEMS if not viewer.sees(i) and i.id in text)
+    if hidden:
+        problems.append(f"{name}'s AuditEvents name resources it may not see: {hidden}")
     assert not problems, "\n".join(problems)
 
 

@@ -329,6 +329,9 @@ def test_type_and_system_history_list_only_visible_versions(quiet, combo):
                 item = ITEM_BY_REF.get(f"{type_}/{entry['resource']['id']}")
                 if item is not None:
                     problems += [f"{path}: {p}" for p in view_problems(entry["resource"], item, viewer)]
+    if phase != "all-contracts":  # system history is long (shipped conformance resources): one world
+        assert not problems, "\n".join(problems)
+        return
     path = "/fhir/_history?_count=1000"
     entries, totals = _walk_history(http, viewer, quiet, path, problems)
     urls = [local(e["fullUrl"], quiet).removeprefix("/fhir/") for e in entries]
