@@ -252,3 +252,25 @@ def test_a_service_override_withdraws_a_partners_access(world):
     finally:
         assert service.delete("/fhir/Consent/ov-partner").status_code in (200, 204)
     assert partner.get("/fhir/Task/A-A00001-1").status_code == 200
+
+
+def test_a_task_is_served_without_output_when_impact_summary_is_withdrawn(world):
+    """No tier of the table separates Action Data from Impact Summary at practice level, so the
+    `output` mask needs an override: withdraw impact-summary from C-U3 for U00003."""
+    service = world.client("service", "HOPERAT")
+    pcn = world.client("pcn-U00003", "HOPERAT")
+    assert "output" in pcn.get("/fhir/Task/A-B00002-1").get_json()
+    override = override_consent("ov-u3-impact", "C-U3", orgs=["U00003"], data_types=["impact-summary"])
+    assert _json(service, "PUT", "/fhir/Consent/ov-u3-impact", override).status_code in (200, 201)
+    try:
+        for task in [pcn.get("/fhir/Task/A-B00002-1").get_json()] + [
+                e["resource"] for e in pcn.get("/fhir/Task?_count=50").get_json().get("entry") or []
+                if e["search"]["mode"] == "match"]:
+            assert "output" not in task, task["id"]
+            assert "MASKED" in security(task, "http://terminology.hl7.org/CodeSystem/v3-ObservationValue")
+            assert "REDACTED" in security(task, "http://terminology.hl7.org/CodeSystem/v3-ObservationValue")
+        assert pcn.get("/fhir/MeasureReport/impact-summary-B00002").status_code == 404
+        assert "output" in service.get("/fhir/Task/A-B00002-1").get_json()
+    finally:
+        assert service.delete("/fhir/Consent/ov-u3-impact").status_code in (200, 204)
+    assert "output" in pcn.get("/fhir/Task/A-B00002-1").get_json()
