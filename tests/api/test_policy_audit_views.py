@@ -97,7 +97,7 @@ def test_a_client_without_organisation_sees_no_events(audited, name, purpose):
 
 def test_reading_another_organisations_event_is_a_404(audited):
     events, _ = _events(audited, "service")
-    about_b = [e for e in events if "B00001" in _about(e)]
+    about_b = [e for e in events if "B00001" in _about(e) and "A00003" not in _about(e)]
     assert about_b
     http = audited.client("practice-A00003", "HOPERAT")
     response = http.get(f"/fhir/AuditEvent/{about_b[0]['id']}")
