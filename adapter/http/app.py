@@ -8,6 +8,9 @@ import uuid
 from flask import Flask, g, request
 
 from ..audit import AuditTrail
+from ..enforcement.columns import access_columns
+from ..search.index_store import SearchIndexer
+from ..storage import Repository, make_engine
 from ..auth.clients import ClientRegistry
 from ..auth.jwks import JwksFetcher
 from ..auth.rate_limit import RateLimiter
@@ -71,7 +74,11 @@ def build_app(config: Config | None = None) -> Flask:
         given = request.headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
-    install_audit(app, AuditTrail(context.repo, config.fhir_base, config.audit_spool_dir or default_spool_dir(config),
+    # The trail writes from a background thread through its own unpooled engine: between batches it
+    # holds no database connection (an app's pool is its requests').
+    audit_repo = Repository(make_engine(config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms,
+                                        pooled=False), access=access_columns, indexer=SearchIndexer(config.fhir_base))
+    install_audit(app, AuditTrail(audit_repo, config.fhir_base, config.audit_spool_dir or default_spool_dir(config),
                                   config.audit_flush_seconds))
     app.register_blueprint(fhir_blueprint())
     app.register_blueprint(health_blueprint())

@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from sqlalchemy.pool import NullPool
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
 
@@ -17,10 +18,14 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 30000) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = 30000, pooled: bool = True) -> Engine:
+    """`pooled=False` (PostgreSQL): a connection per use, none kept idle — for background writers
+    such as the audit trail, which must not hold server connections between their batches."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, parsed.database, busy_timeout_ms)
+    if not pooled:
+        return create_engine(url, poolclass=NullPool)
     # No pre-ping (a round trip per checkout); stale connections are recycled instead, and a
     # request that meets a dropped connection fails with a 500 that the next one will not see.
     return create_engine(url, pool_recycle=1800, pool_size=5, max_overflow=10)
