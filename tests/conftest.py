@@ -37,22 +37,31 @@ def _pg_unavailable_reason() -> str | None:
         return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
 
 
-@pytest.fixture(scope="session")
-def pg_database_url():
+def new_pg_database(prefix: str = "dthub_test"):
+    """A fresh PostgreSQL database: (url, drop). Skips where PostgreSQL is absent, fails under CI=true."""
     reason = _pg_unavailable_reason()
     if reason:
         if IN_CI:
             pytest.fail(f"CI=true requires the PostgreSQL tests to run: {reason}")
         pytest.skip(reason)
-    name = f"dthub_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+@pytest.fixture(scope="session")
+def pg_database_url():
+    url, drop = new_pg_database()
     yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop()
 
 
 def _clean_pg(url: str) -> None:

@@ -27,13 +27,11 @@ import json
 import re
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 
-from tests.conftest import IN_CI, PG_ADMIN_URL, _pg_unavailable_reason, fetch_token, make_config, register_client
+from tests.conftest import fetch_token, make_config, new_pg_database, register_client
 from tests.policy_oracle import (ALL, ASSESSMENTS, CALLERS, CONTRACTS, NEEDS, OPERATIONAL, PRACTICES, PRACTICES_OF,
                                  STAFF_NAME, TODAY, _load, contract_consent, expected_scope, organization_resources,
                                  practice_resources, sees, sees_staff, usage_resource)
@@ -332,27 +330,6 @@ class World:
 _WORLDS: dict[tuple[str, str], World] = {}
 
 
-def _new_pg_database() -> tuple[str, callable]:
-    from sqlalchemy import create_engine, text
-
-    reason = _pg_unavailable_reason()
-    if reason:
-        if IN_CI:
-            pytest.fail(f"CI=true requires the PostgreSQL tests to run: {reason}")
-        pytest.skip(reason)
-    name = f"dthub_policy_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", drop
-
-
 def get_world(request, store: str, name: str = "reads") -> World:
     """The world of `name` on `store`, built on first use and kept until the session ends."""
     key = (store, name)
@@ -362,7 +339,7 @@ def get_world(request, store: str, name: str = "reads") -> World:
             folder = Path(tempfile.mkdtemp(prefix="dthub-policy-"))
             url, cleanup = f"sqlite:///{folder / 'store.sqlite3'}", (lambda: None)
         else:
-            url, cleanup = _new_pg_database()
+            url, cleanup = new_pg_database("dthub_policy")
         world = World(store, name, client_key, url, cleanup)
         _WORLDS[key] = world
         request.config.add_cleanup(lambda: (world.close(), _WORLDS.pop(key, None)))

@@ -13,6 +13,7 @@ policy.decisions._practice_level and _group_level.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import and_, exists, false, not_, or_, select
 from sqlalchemy.sql import ColumnElement
@@ -74,7 +75,7 @@ class CompiledAccess:
         if self.service:
             return None if resource_type in ("Consent", "AuditEvent", "Provenance") else false()
         if resource_type == "Consent":
-            return or_(alias.c.res_id.in_(sorted(self.tier_ids)),
+            return or_(alias.c.res_id.in_(self._tier_list),
                        *[alias.c.security.contains(t, autoescape=True) for t in self._name_tokens()])
         if resource_type == "AuditEvent":
             return alias.c.security.contains(self._token("org", self.org), autoescape=True) if self.org else false()
@@ -82,14 +83,23 @@ class CompiledAccess:
             return self._provenance(alias)
         return false()
 
+    @cached_property
+    def _owner_lists(self) -> dict[str, list[str] | None]:
+        """Sorted once per caller's grants, not on every query (None = every owner)."""
+        return {key: None if owners is ALL else sorted(owners) for key, owners in self.governed.items() if owners}
+
     def _governed(self, alias) -> ColumnElement:
         parts = []
-        for key, owners in self.governed.items():
-            if owners is ALL:
+        for key, owners in self._owner_lists.items():
+            if owners is None:
                 parts.append(alias.c.security == key)
-            elif owners:
-                parts.append(and_(alias.c.security == key, alias.c.owner_org.in_(sorted(owners))))
+            else:
+                parts.append(and_(alias.c.security == key, alias.c.owner_org.in_(owners)))
         return or_(*parts) if parts else false()
+
+    @cached_property
+    def _tier_list(self) -> list[str]:
+        return sorted(self.tier_ids)
 
     def _provenance(self, alias) -> ColumnElement:
         """Every target is a resource the caller may see (policy.decisions._provenance)."""
