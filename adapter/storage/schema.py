@@ -6,7 +6,7 @@ and makes history paging stable under concurrent writes.
 """
 from __future__ import annotations
 
-from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text,
+from sqlalchemy import (BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text, text,
                         UniqueConstraint)
 
 metadata = MetaData()
@@ -24,7 +24,7 @@ resource = Table(
     Column("deleted", Boolean, nullable=False),
     Column("content", Text, nullable=True),  # FHIR JSON of the current version; NULL when deleted
     # Access-control columns the policy narrows on in SQL.
-    Column("owner_org", String(16), nullable=True),
+    Column("owner_org", String(64), nullable=True),
     Column("security", Text, nullable=True),
     Index("ix_resource_type_updated", "res_type", "last_updated"),
     Index("ix_resource_owner", "owner_org"),
@@ -40,7 +40,7 @@ resource_version = Table(
     Column("method", String(8), nullable=False),
     Column("deleted", Boolean, nullable=False),
     Column("content", Text, nullable=True),
-    Column("owner_org", String(16), nullable=True),
+    Column("owner_org", String(64), nullable=True),
     Column("security", Text, nullable=True),
     UniqueConstraint("res_type", "res_id", "version_id", name="uq_resource_version"),
     Index("ix_version_type_seq", "res_type", "seq"),
@@ -166,7 +166,11 @@ def _migration_3(conn) -> None:
 
 
 def _migration_4(conn) -> None:
-    """Access columns are now computed (adapter.enforcement.columns): open_repository refreshes them."""
+    """Access columns are now computed (adapter.enforcement.columns): open_repository refreshes them.
+    An owner is an Organization id (up to 64 characters, as any FHIR id), not only an ODS code."""
+    if conn.dialect.name == "postgresql":  # SQLite does not enforce VARCHAR lengths
+        for table in ("resource", "resource_version"):
+            conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN owner_org TYPE VARCHAR(64)"))
 
 
 # Append-only: each entry brings a store from version i to i+1.
