@@ -36,6 +36,12 @@ class Config:
     # Where each worker spools audit records before they reach the store (crash safety).
     audit_spool_dir: str | None = None
     audit_flush_seconds: float = 0.5
+    # Small-number suppression threshold k (data-use-policy.md "Small numbers"): never below 2.
+    suppression_k: int = 3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.suppression_k, int) or self.suppression_k < 2:
+            raise ValueError(f"DTHUB_SUPPRESSION_K must be an integer of at least 2, not {self.suppression_k!r}")
 
     @property
     def fhir_base(self) -> str:
@@ -85,6 +91,7 @@ def config_from_env(env: Mapping[str, str] | None = None) -> Config:
         policy_today=env.get("DTHUB_POLICY_TODAY") or None,
         audit_spool_dir=env.get("DTHUB_AUDIT_SPOOL_DIR") or None,
         audit_flush_seconds=float(env.get("DTHUB_AUDIT_FLUSH_SECONDS") or defaults.audit_flush_seconds),
+        suppression_k=_int(env, "DTHUB_SUPPRESSION_K", defaults.suppression_k),
     )
 
 

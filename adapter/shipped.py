@@ -13,7 +13,7 @@ import orjson
 from .storage import Repository
 
 PACKAGES = ("terminology", "profiles", "adapter.search.definitions", "adapter.operation_definitions",
-            "adapter.policy.consents")
+            "adapter.policy.consents", "adapter.aggregates.measures")
 
 
 def shipped_resources() -> Iterator[dict]:

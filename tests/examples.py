@@ -79,7 +79,7 @@ def override() -> dict:
 
 def measure() -> dict:
     return {
-        "resourceType": "Measure", "id": "usage", "url": f"{BASE}/Measure/usage", "name": "Usage",
+        "resourceType": "Measure", "id": "example-uptake", "url": f"{BASE}/Measure/example-uptake", "name": "ExampleUptake",
         "title": "Usage and uptake", "status": "active", "date": "2026-11-01",
         "scoring": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-scoring", "code": "continuous-variable"}]},
         "group": [{"code": {"text": "logins"}, "population": [{"code": {"coding": [

@@ -45,8 +45,11 @@ def build_context(config: Config) -> Context:
             issues = check_against_questionnaire(repo, resource)
         return issues
 
+    from ..aggregates import Aggregates, StoreSource
+
     return Context(config=config, repo=repo, validate=validate, fhir_base=config.fhir_base,
-                   search=SearchEngine(repo, config.fhir_base), policy=PolicyState(repo, today=config.policy_today))
+                   search=SearchEngine(repo, config.fhir_base), policy=PolicyState(repo, today=config.policy_today),
+                   aggregates=Aggregates(StoreSource(repo), k=config.suppression_k))
 
 
 def build_auth(config: Config, engine) -> AuthService:

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from ..auth.bearer import authenticate, authorise
 from ..enforcement.gate import Gate
-from ..interactions import bundles, capabilities, crud, history, operations, policy_matrix, search
+from ..interactions import bundles, capabilities, crud, evaluate_measure, history, operations, policy_matrix, search
 from ..outcomes import error
 from .parsing import fhir_request
 from .rendering import negotiated_format, render
@@ -117,6 +117,14 @@ def fhir_blueprint() -> Blueprint:
     @bp.route("/ValueSet/<rid>/$expand", methods=["GET", "POST"])
     def vs_expand_instance(rid):
         return render(operations.expand(_ctx(), fhir_request("ValueSet", rid, with_body=request.method == "POST")))
+
+    # An aggregate is a MeasureReport the caller reads (conventions: system/MeasureReport.rs).
+    @bp.route("/Measure/<rid>/$evaluate-measure", methods=["GET", "POST"])
+    def evaluate_measure_operation(rid):
+        _authorised("read", "MeasureReport")
+        _authorised("search-type", "MeasureReport")
+        return render(evaluate_measure.evaluate_measure(
+            _ctx(), fhir_request("Measure", rid, with_body=request.method == "POST")))
 
     @bp.get("/<rtype>/_history")
     def history_type(rtype):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from ..config import Config
 from ..enforcement.state import PolicyState
@@ -19,3 +19,4 @@ class Context:
     fhir_base: str
     search: SearchEngine
     policy: PolicyState
+    aggregates: Any = None  # adapter.aggregates.Aggregates: $evaluate-measure

@@ -90,6 +90,7 @@ OPERATIONS = (
     ("validate-code", f"{B}/OperationDefinition/CodeSystem-validate-code", ("CodeSystem",)),
     ("validate-code", f"{B}/OperationDefinition/ValueSet-validate-code", ("ValueSet",)),
     ("expand", f"{B}/OperationDefinition/ValueSet-expand", ("ValueSet",)),
+    ("evaluate-measure", f"{B}/OperationDefinition/Measure-evaluate-measure", ("Measure",)),
 )
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from adapter.resource_types import READ_ONLY
-from mappings.names import ref_ods
+from mappings.names import MEASURE_URL, ref_ods
 
-from .codes import ID_CLIENT, OPERATIONAL_PURPOSES
+from .codes import DATA_TYPES, ID_CLIENT, OPERATIONAL_PURPOSES
 from .contracts import is_contract_consent
 from .grants import Grants
 from .overrides import Override
@@ -225,6 +225,8 @@ def _can_write(principal, before: dict | None, after: dict | None, tiers: Tiers)
         return verdict
     if rtype == "Consent":
         return _consent_write(before, after, tiers)
+    if rtype == "Measure" and any(_is_shipped_measure(body) for body in bodies):
+        return _refuse("the six Measures ship with the adapter: they change only with a release", "rule:read-only")
     if principal.role == "service":
         return verdict
     for body in bodies:  # a practice, QuestionnaireResponse or Task: before and after are its own
@@ -235,6 +237,13 @@ def _can_write(principal, before: dict | None, after: dict | None, tiers: Tiers)
         return _refuse(f"a {rtype} carries its data-type label ({'actions' if rtype == 'Task' else 'assessment'})",
                        "rule:own-practice-writes")
     return _allow(f"the practice's own {rtype}", "rule:own-practice-writes")
+
+
+def _is_shipped_measure(body: dict) -> bool:
+    """One of the six shipped Measures, by id or by its canonical URL (a copy under another id
+    would make the canonical ambiguous)."""
+    return body.get("id") in DATA_TYPES or str(body.get("url") or "").split("|")[0] in {
+        MEASURE_URL + m for m in DATA_TYPES}
 
 
 def _consent_write(before: dict | None, after: dict | None, tiers: Tiers) -> Verdict:
