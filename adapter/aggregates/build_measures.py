@@ -20,16 +20,18 @@ MEASURE_TYPE = "http://terminology.hl7.org/CodeSystem/measure-type"
 DATE = "2026-11-23"
 
 
-def _expression(text: str, description: str | None = None) -> dict:
-    out = {"language": "text/plain", "expression": text}
+def _expression(text: str, description: str | None = None, language: str = "text/fhirpath") -> dict:
+    out = {"language": language, "expression": text}
     if description:
         out["description"] = description
     return out
 
 
 def measure_resource(m: MeasureDef) -> dict:
-    population_text = ("The practices (of the subject the caller may aggregate over) that contribute to the "
-                       "group: " + m.population)
+    population_text = ("The practices (of the subject the caller may aggregate over) with a record this query "
+                       "selects, restricted to those practices and to the group; for assessments only each "
+                       "practice's latest submission counts; usage counts the practices' own monthly rows for the "
+                       "months whose first day lies in the period. Dates are Europe/London dates.")
     groups = []
     for g in m.groups:
         groups.append({
@@ -37,14 +39,14 @@ def measure_resource(m: MeasureDef) -> dict:
             "population": [
                 {"code": concept(MEASURE_POPULATION, "initial-population", "Initial Population"),
                  "description": "The number of contributing practices.",
-                 "criteria": _expression(m.population, population_text)},
+                 "criteria": _expression(m.population, population_text, "application/x-fhir-query")},
                 {"code": concept(MEASURE_POPULATION, "measure-observation", "Measure Observation"),
                  "description": ("Each practice's value: its percentage score" if m.method == "mean"
                                  else "Each practice's count or sum") + f"; combined by {m.method}.",
-                 "criteria": _expression(f"{m.method} over the contributing practices")},
+                 "criteria": _expression(m.observation, f"{m.method} over the contributing practices")},
             ],
             **({"stratifier": [{"code": {"text": s.code}, "description": s.description,
-                                "criteria": _expression(s.code, s.description)} for s in m.stratifiers]}
+                                "criteria": _expression(s.expression, s.description)} for s in m.stratifiers]}
                if m.stratifiers else {}),
         })
     body = {

@@ -40,6 +40,7 @@ def score_band(percent: float) -> str:
 class Stratifier:
     code: str               # the stratifier's code text (and the key in a practice's values)
     description: str
+    expression: str         # FHIRPath on the contributing resource: what the strata are read from
     strata: tuple[str, ...] = ()   # fixed strata, in order; empty = whatever the data brings, sorted
 
 
@@ -61,18 +62,20 @@ class MeasureDef:
     groups: tuple[GroupDef, ...]    # fixed groups, in order
     extra_groups_system: str | None  # groups the data may add beyond `groups` (fragment CodeSystems)
     stratifiers: tuple[Stratifier, ...]
-    population: str                 # which records count, and when (the Measure's population criteria)
+    population: str                 # which records count, and when: a FHIR query (the population criteria)
+    observation: str                # FHIRPath: each record's value
 
 
+_SCORE = "extension('https://fhir.dandthub.co.uk/StructureDefinition/score')"
 _BAND = Stratifier("score-band", "Practices by the band of their percentage score: "
                    + ", ".join(f"{n} %" for n, _, _ in SCORE_BANDS)
                    + "; stratum measureScore = the mean percentage of the practices in the band.",
-                   tuple(n for n, _, _ in SCORE_BANDS))
+                   f"QuestionnaireResponse.{_SCORE}", tuple(n for n, _, _ in SCORE_BANDS))
 _STATUS = Stratifier("status", "Actions by Hub action status (cancelled included: a status summary); stratum "
                      "initial-population = practices with such actions, measureScore = how many actions.",
-                     ACTION_STATUSES)
+                     "Task.businessStatus.coding.code", ACTION_STATUSES)
 _PRIORITY = Stratifier("priority", "Actions by priority; stratum initial-population = practices with such "
-                       "actions, measureScore = how many actions.", PRIORITIES)
+                       "actions, measureScore = how many actions.", "Task.priority", PRIORITIES)
 
 _ASSESSMENT_RULE = ("A practice contributes its latest `completed` or `amended` submission of the assessment "
                     "authored in the period (Europe/London dates).")
@@ -88,8 +91,9 @@ MEASURES: dict[str, MeasureDef] = {m.id: m for m in (
         + tuple(GroupDef(CS_ASSESSMENT_SECTION, s, f"The score of section {s} as a percentage of its maximum.")
                 for s in SECTIONS),
         CS_ASSESSMENT_SECTION, (_BAND,),
-        "QuestionnaireResponse?questionnaire:below=https://fhir.dandthub.co.uk/Questionnaire/global"
-        "&status=completed,amended&authored=ge{periodStart}&authored=le{periodEnd} (latest per practice)"),
+        "QuestionnaireResponse?_security=https://fhir.dandthub.co.uk/CodeSystem/data-type|global-assessment"
+        "&status=completed,amended&authored=ge{periodStart}&authored=le{periodEnd}",
+        f"QuestionnaireResponse.{_SCORE} | QuestionnaireResponse.item.{_SCORE}"),
     MeasureDef(
         "indepth-assessment", "In-depth assessment scores",
         "Mean In-depth Assessment total score per theme, as a percentage of the maximum, with the mean per "
@@ -99,9 +103,11 @@ MEASURES: dict[str, MeasureDef] = {m.id: m for m in (
                                                f"percentage of the maximum.") for t in THEMES),
         CS_ASSESSMENT_THEME,
         (Stratifier("section", "The mean percentage score per section of the theme's assessment; stratum "
-                               "initial-population = practices whose submission has that section."), _BAND),
-        "QuestionnaireResponse labelled indepth-assessment, status completed or amended, authored in the period "
-        "(latest per practice and theme)"),
+                               "initial-population = practices whose submission has that section.",
+                    f"QuestionnaireResponse.item.{_SCORE}"), _BAND),
+        "QuestionnaireResponse?_security=https://fhir.dandthub.co.uk/CodeSystem/data-type|indepth-assessment"
+        "&status=completed,amended&authored=ge{periodStart}&authored=le{periodEnd}",
+        f"QuestionnaireResponse.{_SCORE}"),
     MeasureDef(
         "actions", "Improvement actions",
         "The number of improvement actions created in the period, by status and priority.",
@@ -109,7 +115,7 @@ MEASURES: dict[str, MeasureDef] = {m.id: m for m in (
         (GroupDef(CS_DATA_TYPE, "actions", "All actions created in the period (entered-in-error excluded)."),),
         None, (_STATUS, _PRIORITY),
         "Task?identifier=https://fhir.dandthub.co.uk/Id/action|&authored-on=ge{periodStart}&authored-on=le{periodEnd}"
-        "&status:not=entered-in-error"),
+        "&status:not=entered-in-error", "Task.count()"),
     MeasureDef(
         "impact-summary", "Impact of actions",
         "Per impact category: the number of actions created in the period with an impact of that category "
@@ -119,8 +125,11 @@ MEASURES: dict[str, MeasureDef] = {m.id: m for m in (
         tuple(GroupDef(CS_IMPACT_CATEGORY, c, f"Actions with a {c} impact.") for c in IMPACT_CATEGORIES),
         None,
         (Stratifier("unit", "The impact values of the category summed per unit; stratum initial-population = "
-                            "practices with a value in that unit, measureScore = the sum (with the unit)."),),
-        "Task with an output, created in the period, status not cancelled or entered-in-error"),
+                            "practices with a value in that unit, measureScore = the sum (with the unit).",
+                    "Task.output.valueQuantity.unit"),),
+        "Task?_security=https://fhir.dandthub.co.uk/CodeSystem/data-type|impact-summary"
+        "&authored-on=ge{periodStart}&authored-on=le{periodEnd}&status:not=cancelled&status:not=entered-in-error",
+        "Task.output.valueQuantity.value"),
     MeasureDef(
         "indepth-action-summary", "In-depth action summary",
         "The number of actions that came from In-depth Assessments, created in the period, by status and "
@@ -128,7 +137,8 @@ MEASURES: dict[str, MeasureDef] = {m.id: m for m in (
         "indepth-action-summary", "sum", None,
         (GroupDef(CS_DATA_TYPE, "indepth-action-summary", "In-depth actions created in the period."),),
         None, (_STATUS, _PRIORITY),
-        "Task labelled indepth-action-summary, created in the period, status not entered-in-error"),
+        "Task?_security=https://fhir.dandthub.co.uk/CodeSystem/data-type|indepth-action-summary"
+        "&authored-on=ge{periodStart}&authored-on=le{periodEnd}&status:not=entered-in-error", "Task.count()"),
     MeasureDef(
         "usage", "Usage and uptake",
         "Usage counts of the practices summed over the months of the period; `active_users` is not additive "
@@ -136,6 +146,6 @@ MEASURES: dict[str, MeasureDef] = {m.id: m for m in (
         "usage", "sum", None,
         tuple(GroupDef(CS_USAGE_METRIC, m, f"Usage metric {m}.") for m in USAGE_METRICS),
         None, (),
-        "MeasureReport?measure=https://fhir.dandthub.co.uk/Measure/usage of practices, for the months whose "
-        "first day lies in the period"),
+        "MeasureReport?measure=https://fhir.dandthub.co.uk/Measure/usage&period=ge{periodStart}&period=le{periodEnd}",
+        "MeasureReport.group.measureScore.value"),
 )}
