@@ -77,8 +77,16 @@ class AggWorld:
         return http
 
     def close(self):
+        close_audit(self.app)
         self.repo.engine.dispose()
         self._drop()
+
+
+def close_audit(app) -> None:
+    """Stop the app's audit writer before its database goes (as tests/policy_world.py does)."""
+    for value in app.extensions.values():
+        if type(value).__name__ == "AuditTrail" and hasattr(value, "close"):
+            value.close()
 
 
 _WORLDS: dict[tuple[str, int], AggWorld] = {}
@@ -386,4 +394,5 @@ def test_over_real_http(database_url, client_key):
                      "global-assessment", lambda practices: frozenset())
     finally:
         server.stop()
+        close_audit(server.app)
         server.app.extensions["dthub"].repo.engine.dispose()
