@@ -27,6 +27,7 @@ PROFILES = {"dthub-organization": "Organization", "dthub-questionnaire": "Questi
             "dthub-consent": "Consent", "dthub-measurereport": "MeasureReport"}
 EXTENSIONS = {"score": ["QuestionnaireResponse", "QuestionnaireResponse.item"],
               "question-link-id": ["Task.reasonReference"], "practice-icb": ["Organization"],
+              "cell-icb": ["MeasureReport"],
               "federation-membership": ["Organization"], "list-size": ["Organization"],
               "contract-status": ["Consent"], "audience-role": ["Consent.provision"]}
 

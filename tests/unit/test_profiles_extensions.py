@@ -1,11 +1,11 @@
-"""Our seven extensions: wherever an extension with our URL sits, it must match its definition."""
+"""Our eight extensions: wherever an extension with our URL sits, it must match its definition."""
 from __future__ import annotations
 
 import pytest
 
 from profiles.definitions import get_definitions
 from profiles.validate import validate_all, validate_profiles
-from tests.unit.test_profiles import (SD, consent, consent_tier, organization, org_ref,
+from tests.unit.test_profiles import (SD, consent, consent_tier, measure_report, organization, org_ref,
                                       questionnaire_response, score, task)
 
 
@@ -19,8 +19,16 @@ def bare(resource: dict) -> dict:
     return resource
 
 
+def cell_report() -> dict:
+    """A summary MeasureReport of one cell of a PCN that spans ICBs (adapter/aggregates/report.py)."""
+    report = measure_report()
+    report["extension"] = list(report.get("extension", [])) + [{"url": SD + "cell-icb", "valueReference": org_ref("QHM")}]
+    return report
+
+
 VALID = {
     "score": questionnaire_response,
+    "cell-icb": cell_report,
     "question-link-id": task,
     "practice-icb": organization,
     "federation-membership": organization,  # twice in the example: it repeats
