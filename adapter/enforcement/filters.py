@@ -31,7 +31,7 @@ Owners = frozenset | type(ALL)
 @dataclass(frozen=True)
 class CompiledAccess:
     unrestricted: bool                                   # sees every stored resource (service delivery)
-    service: bool = False                                # every Consent, AuditEvent, Provenance (any purpose)
+    service: bool = False                                # every Consent, AuditEvent, Provenance (operational purposes)
     governed: dict[str, object] = field(default_factory=dict)   # access key -> ALL or frozenset of owners
     tier_ids: frozenset[str] = frozenset()
     org: str | None = None
@@ -186,5 +186,6 @@ def compile_access(principal, grants: Grants) -> CompiledAccess:
                 owners = _group_owners(grants, data_type, level, summary)
                 if owners:
                     governed[f"{data_type}|{level}" + ("|summary" if summary else "")] = owners
-    return CompiledAccess(False, principal.role == "service", governed, grants.tier_ids, principal.org,
+    serving = principal.role == "service" and principal.purpose in OPERATIONAL_PURPOSES  # decisions._serving
+    return CompiledAccess(False, serving, governed, grants.tier_ids, principal.org,
                           principal.client_id)
