@@ -115,6 +115,15 @@ def config(database_url):
 def app(config):
     app = create_app(config)
     yield app
+    close_app(app)
+
+
+def close_app(app) -> None:
+    """Store the app's pending audit events and release its connections while its database still
+    exists (else its trail's flush at exit fails against a dropped test database)."""
+    trail = app.extensions.get("dthub.audit")
+    if trail is not None:
+        trail.close()
     app.extensions["dthub"].repo.engine.dispose()
 
 
@@ -215,4 +224,4 @@ def live_server(database_url, client_key):
     server.authorise(client_key)
     yield server
     server.stop()
-    server.app.extensions["dthub"].repo.engine.dispose()
+    close_app(server.app)

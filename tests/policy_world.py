@@ -197,8 +197,13 @@ class Viewer:
             return self.sees_provenance(id_)
         return self.sees(ITEM_BY_REF[f"{type_}/{id_}"])
 
+    @property
+    def serving(self) -> bool:
+        """A service client for service delivery: every Consent, AuditEvent and Provenance."""
+        return self.role == "service" and self.purpose in ("HOPERAT", "HQUALIMP")
+
     def sees_provenance(self, id_: str) -> bool:
-        if self.role == "service":
+        if self.serving:
             return True
         return all(self.sees_ref(t["reference"]) for t in PROVENANCES[id_]["target"])
 
@@ -213,7 +218,7 @@ class Viewer:
         """A contract Consent: its holder organisation's clients and service (and it must be stored)."""
         if contract_id not in {c["id"] for c in self.contracts}:
             return False
-        return self.role == "service" or (self.org is not None and self.org == CONTRACT_BY_ID[contract_id]["holder"])
+        return self.serving or (self.org is not None and self.org == CONTRACT_BY_ID[contract_id]["holder"])
 
     def visible(self, type_: str | None = None, live_only: bool = True) -> set[str]:
         return {i.id for i in ITEMS if (type_ is None or i.type == type_)

@@ -31,7 +31,7 @@ Owners = frozenset | type(ALL)
 @dataclass(frozen=True)
 class CompiledAccess:
     unrestricted: bool                                   # sees every stored resource (service delivery)
-    service: bool = False                                # every Consent, AuditEvent, Provenance (any purpose)
+    service: bool = False                                # every Consent, AuditEvent, Provenance (operational purposes)
     governed: dict[str, object] = field(default_factory=dict)   # access key -> ALL or frozenset of owners
     tier_ids: frozenset[str] = frozenset()
     org: str | None = None
@@ -71,7 +71,7 @@ class CompiledAccess:
         if resource_type in PUBLIC:
             return None
         if resource_type in GOVERNED:
-            return self._governed(alias)
+            return self._governed(alias, resource_type)
         if self.service:
             return None if resource_type in ("Consent", "AuditEvent", "Provenance") else false()
         if resource_type == "Consent":
@@ -84,17 +84,30 @@ class CompiledAccess:
         return false()
 
     @cached_property
-    def _owner_lists(self) -> dict[str, list[str] | None]:
-        """Sorted once per caller's grants, not on every query (None = every owner)."""
-        return {key: None if owners is ALL else sorted(owners) for key, owners in self.governed.items() if owners}
+    def _plans(self) -> dict[str, tuple[tuple[tuple[str, ...], list[str] | None], ...]]:
+        """Per governed type, the granted keys a row of that type can carry, grouped by the owners
+        they reach: (keys, sorted owners or None for every owner). Built once per caller's grants,
+        so a query only pays for the keys of the type it searches (a QuestionnaireResponse search
+        never carries the caller's MeasureReport keys and their long owner lists)."""
+        plans = {}
+        for resource_type in GOVERNED:
+            groups: dict[object, list[str]] = {}
+            for key, owners in self.governed.items():
+                if owners and key_fits(resource_type, key):
+                    groups.setdefault(owners, []).append(key)
+            plans[resource_type] = tuple((tuple(sorted(keys)), None if owners is ALL else sorted(owners))
+                                         for owners, keys in groups.items())
+        return plans
 
-    def _governed(self, alias) -> ColumnElement:
+    def reaches(self, resource_type: str) -> bool:
+        """Whether any row of a governed type could pass the filter."""
+        return self.unrestricted or bool(self._plans[resource_type])
+
+    def _governed(self, alias, resource_type: str) -> ColumnElement:
         parts = []
-        for key, owners in self._owner_lists.items():
-            if owners is None:
-                parts.append(alias.c.security == key)
-            else:
-                parts.append(and_(alias.c.security == key, alias.c.owner_org.in_(owners)))
+        for keys, owners in self._plans[resource_type]:
+            match = alias.c.security == keys[0] if len(keys) == 1 else alias.c.security.in_(keys)
+            parts.append(match if owners is None else and_(match, alias.c.owner_org.in_(owners)))
         return or_(*parts) if parts else false()
 
     @cached_property
@@ -126,6 +139,17 @@ class CompiledAccess:
     @staticmethod
     def _token(kind: str, value: str) -> str:
         return f"{NAME_SEPARATOR}{kind}:{value}{NAME_SEPARATOR}"
+
+
+def key_fits(resource_type: str, key: str) -> bool:
+    """Whether a row of `resource_type` can carry access key `key` (columns.governed_key): a
+    QuestionnaireResponse is one assessment kind at Practice level, a Task needs Action Data
+    only (policy.resources.required_data_types); a MeasureReport may carry any key."""
+    if resource_type == "QuestionnaireResponse":
+        return key in ("global-assessment|practice", "indepth-assessment|practice")
+    if resource_type == "Task":
+        return key == "actions|practice"
+    return True
 
 
 def _group_owners(grants: Grants, data_type: str, level: str, summary: bool) -> object:
@@ -162,5 +186,6 @@ def compile_access(principal, grants: Grants) -> CompiledAccess:
                 owners = _group_owners(grants, data_type, level, summary)
                 if owners:
                     governed[f"{data_type}|{level}" + ("|summary" if summary else "")] = owners
-    return CompiledAccess(False, principal.role == "service", governed, grants.tier_ids, principal.org,
+    serving = principal.role == "service" and principal.purpose in OPERATIONAL_PURPOSES  # decisions._serving
+    return CompiledAccess(False, serving, governed, grants.tier_ids, principal.org,
                           principal.client_id)

@@ -22,9 +22,6 @@ from .columns import access_columns
 from .state import CallerPolicy, PolicyState
 
 NOREUSE = {"system": V3_ACT_CODE, "code": "NOREUSE", "display": "no reuse beyond the purpose of use"}
-# The data types a search of each governed type can reach at Practice level.
-PRACTICE_KEYS = {"QuestionnaireResponse": ("global-assessment|practice", "indepth-assessment|practice"),
-                 "Task": ("actions|practice",)}
 
 
 @dataclass
@@ -57,15 +54,20 @@ class Gate:
     def sql(self, alias, resource_type: str | None):
         return None if self._policy is None else self._policy.access.condition(alias, resource_type)
 
+    def reuse_key(self) -> str:
+        """Everything about the caller that decides what its searches match: two requests with the
+        same key, parameters and store generation match the same rows (engine.first_page)."""
+        p = self.principal
+        if self._policy is None or p is None:
+            return "internal"
+        return f"{p.client_id}|{p.org}|{p.role}|{p.purpose}|{self._policy.grants.today.isoformat()}"
+
     def may_see_any(self, resource_type: str) -> bool:
         """False when no resource of the type could ever reach the caller (an empty search then
         says that aggregates are the way: conventions, 'Responses when nothing is granted')."""
         if self.unrestricted or resource_type not in GOVERNED:
             return True
-        keys = self._policy.access.governed
-        if resource_type in PRACTICE_KEYS:
-            return any(k in keys for k in PRACTICE_KEYS[resource_type])
-        return bool(keys)
+        return self._policy.access.reaches(resource_type)
 
     # -- reads ----------------------------------------------------------------------------------
     def judge(self, resource: dict) -> Verdict | None:
@@ -111,10 +113,10 @@ class Gate:
         if rtype == "AuditEvent":
             view = self._audit_view(view)
         if rtype in GOVERNED:
-            view = copy.deepcopy(view) if view is resource else view
-            security = view.setdefault("meta", {}).setdefault("security", [])
+            security = (view.get("meta") or {}).get("security") or []
             if not any(c.get("code") == NOREUSE["code"] and c.get("system") == V3_ACT_CODE for c in security):
-                security.append(dict(NOREUSE))
+                # A new top level and meta only: the stored body is shared, never changed.
+                view = {**view, "meta": {**(view.get("meta") or {}), "security": [*security, dict(NOREUSE)]}}
         return view
 
     def _evaluated(self, report: dict) -> dict:

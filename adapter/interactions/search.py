@@ -137,5 +137,6 @@ def search_type(ctx: Context, req: FhirRequest) -> FhirResponse:
             bundle["entry"] = [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "search": {"mode": "outcome"},
                                 "resource": operation_outcome([_suppressed(resource_type)])}]
         return FhirResponse(200, bundle)
-    page = ctx.search.first_page(query, client_id=_searcher(req), raw_params=params, access=gate.sql)
+    page = ctx.search.first_page(query, client_id=_searcher(req), raw_params=params, access=gate.sql,
+                                 reuse=gate.reuse_key())
     return _bundle(ctx, req, query, page, params)

@@ -7,6 +7,7 @@ search began, cost the same whatever the total, and keep server memory bounded.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import orjson
 from sqlalchemy import and_, delete, func, insert, literal, select
 from sqlalchemy.sql import ColumnElement
 
+from ..resource_types import SERVED
 from ..storage import Repository, StoredVersion
 from ..storage.engine import writing
 from ..storage.schema import idx_reference, resource, search_result, search_run
@@ -24,6 +26,9 @@ from .query import Include, SearchQuery
 from .sql import ConditionBuilder, sort_key
 
 SEARCH_TTL_SECONDS = 3600
+# A repeat of a materialised search within this time reuses its list when nothing it reads has
+# changed (HAPI's "reuse cached search results", 60 s by default there too).
+REUSE_SECONDS = 60
 MAX_INCLUDED = 1000
 MAX_ITERATIONS = 4
 
@@ -43,6 +48,21 @@ class Page:
 def _row(row) -> StoredVersion:
     return StoredVersion(row.res_type, row.res_id, row.version_id, row.last_updated, bool(row.deleted),
                          row.content, row.seq)
+
+
+def _read_types(query: SearchQuery) -> tuple[str, ...]:
+    """The resource types whose rows decide a search's matches: its own, those its chains and
+    `_has` reach, and the organisations and Consents the caller's grants are read from. A
+    Provenance's visibility depends on its targets, of any type."""
+    types = {query.resource_type, "Organization", "Consent"}
+    for criterion in query.criteria:
+        if criterion.chain is not None:
+            types.update(criterion.chain.target_types)
+        if criterion.has is not None:
+            types.add(criterion.has.source_type)
+    if "Provenance" in types:
+        return SERVED
+    return tuple(sorted(types))
 
 
 class SearchEngine:
@@ -82,7 +102,16 @@ class SearchEngine:
                                     .where(self._where(owner, query, access))).scalar_one())
 
     def first_page(self, query: SearchQuery, *, client_id: str | None, raw_params: list,
-                   access: AccessFilter | None = None) -> Page:
+                   access: AccessFilter | None = None, reuse: str | None = None) -> Page:
+        """`reuse`: everything besides the parameters that decides what the caller matches (its
+        identity, grants' date...); with it, a repeat of a materialised search whose inputs have
+        not changed since gets the same list instead of a new one."""
+        reuse_key = self._reuse_key(query, raw_params, reuse) if reuse is not None else None
+        if reuse_key is not None:
+            reused = self._reusable(reuse_key, client_id)
+            if reused is not None:
+                search_id, total = reused
+                return self.page_of(search_id, query.resource_type, 0, query.count, total, access)
         owner = resource.alias("r")
         ids_query = select(owner.c.res_id).where(self._where(owner, query, access)).order_by(*self._order(owner, query))
         with self._repo.engine.connect() as conn:
@@ -100,8 +129,25 @@ class SearchEngine:
             conn.execute(insert(search_result).from_select(["search_id", "pos", "res_id"], numbered))
             total = conn.execute(select(func.count()).where(search_result.c.search_id == search_id)).scalar_one()
             conn.execute(insert(search_run).values(search_id=search_id, client_id=client_id, created_at=now,
-                                                   total=total, query=orjson.dumps(raw_params).decode()))
+                                                   total=total, query=orjson.dumps(raw_params).decode(),
+                                                   reuse_key=reuse_key))
         return Page(self.fetch(query.resource_type, head[:query.count], access), int(total), 0, search_id)
+
+    def _reuse_key(self, query: SearchQuery, raw_params: list, reuse: str) -> str:
+        # The store generation of every type the match reads: any write to one of them makes a new key.
+        generation = self._repo.generation(_read_types(query))
+        material = orjson.dumps([reuse, query.resource_type, raw_params, generation])
+        return hashlib.sha256(material).hexdigest()
+
+    def _reusable(self, reuse_key: str, client_id: str | None) -> tuple[str, int] | None:
+        with self._repo.engine.connect() as conn:
+            row = conn.execute(select(search_run.c.search_id, search_run.c.total, search_run.c.client_id)
+                               .where(and_(search_run.c.reuse_key == reuse_key,
+                                           search_run.c.created_at >= int(time.time()) - REUSE_SECONDS))
+                               .order_by(search_run.c.created_at.desc()).limit(1)).first()
+        if row is None or row.client_id != client_id:
+            return None
+        return row.search_id, int(row.total)
 
     def stored_search(self, search_id: str, client_id: str | None) -> tuple[list, int] | None:
         """The parameters and total of a materialised search, for its own client only."""

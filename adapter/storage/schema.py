@@ -143,7 +143,10 @@ search_run = Table(
     Column("query", Text, nullable=False),
     Column("total", Integer, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # Same principal, date, parameters and store generation (engine.first_page): a repeat reuses the list.
+    Column("reuse_key", String(64), nullable=True),
     Index("ix_search_run_created", "created_at"),
+    Index("ix_search_run_reuse", "reuse_key"),
 )
 search_result = Table(
     "search_result", metadata,
@@ -173,6 +176,16 @@ def _migration_4(conn) -> None:
             conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN owner_org TYPE VARCHAR(64)"))
 
 
+def _migration_5(conn) -> None:
+    """Materialised searches can be reused by a repeat of the same search (engine.first_page)."""
+    from sqlalchemy import inspect
+
+    if "reuse_key" not in {c["name"] for c in inspect(conn).get_columns("search_run")}:
+        conn.execute(text("ALTER TABLE search_run ADD COLUMN reuse_key VARCHAR(64)"))
+    if "ix_search_run_reuse" not in {i["name"] for i in inspect(conn).get_indexes("search_run")}:
+        conn.execute(text("CREATE INDEX ix_search_run_reuse ON search_run (reuse_key)"))
+
+
 # Append-only: each entry brings a store from version i to i+1.
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from adapter import create_app
 from adapter.auth.assertion import generate_key, sign_assertion
 from adapter.auth.token_endpoint import ASSERTION_TYPE
-from tests.conftest import authorised_client, fetch_token, make_config, register_client
+from tests.conftest import authorised_client, close_app, fetch_token, make_config, register_client
 
 TOKEN_URL = "http://fhir.test/auth/token"
 
@@ -115,8 +115,9 @@ def test_a_replayed_assertion_is_refused(anonymous, registered):
 def test_replay_is_refused_across_restarts(config, registered, anonymous):
     assertion = _sign(registered, _claims())
     assert _token_request(anonymous, assertion).status_code == 200
-    restarted = create_app(config).test_client()
-    _refused_as_invalid_client(_token_request(restarted, assertion))
+    restarted_app = create_app(config)
+    _refused_as_invalid_client(_token_request(restarted_app.test_client(), assertion))
+    close_app(restarted_app)
 
 
 def test_wrong_audience_is_refused_whatever_the_host_header(anonymous, registered):
@@ -332,7 +333,7 @@ def test_rate_limit_answers_429_with_retry_after(database_url, client_key):
     response = limited.get("/fhir/CodeSystem/data-type")
     assert int(response.headers["Retry-After"]) >= 1
     assert response.get_json()["issue"][0]["code"] == "throttled"
-    app.extensions["dthub"].repo.engine.dispose()
+    close_app(app)
 
 
 def test_nothing_in_the_request_widens_the_principal(app, client_key):

@@ -208,8 +208,11 @@ def test_audit_events_can_be_recorded_but_not_changed_or_deleted(client):
 
 def test_shipped_resources_are_stored_once_across_restarts(config, client_key):
     from adapter import create_app
-    from tests.conftest import authorised_client
+    from tests.conftest import authorised_client, close_app
 
-    first = authorised_client(create_app(config), client_key, "first-start").get("/fhir/CodeSystem/granularity")
-    second = authorised_client(create_app(config), client_key, "second-start").get("/fhir/CodeSystem/granularity")
+    apps = [create_app(config), create_app(config)]
+    first = authorised_client(apps[0], client_key, "first-start").get("/fhir/CodeSystem/granularity")
+    second = authorised_client(apps[1], client_key, "second-start").get("/fhir/CodeSystem/granularity")
+    for app in apps:
+        close_app(app)
     assert first.headers["ETag"] == second.headers["ETag"] == 'W/"1"'

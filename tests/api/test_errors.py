@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from adapter import create_app
-from tests.conftest import authorised_client, make_config
+from tests.conftest import authorised_client, close_app, make_config
 from tests.helpers import FHIR_JSON, organization, post_json, put_json, task
 
 
@@ -104,7 +104,7 @@ def test_body_over_the_limit_is_413(database_url, client_key):
     response = put_json(client, "/fhir/Organization/A81001", big)
     assert response.status_code == 413
     assert _issue(response)["code"] == "too-long"
-    app.extensions["dthub"].repo.engine.dispose()
+    close_app(app)
 
 
 def test_deeply_nested_json_is_refused_cleanly(client):

@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from adapter import create_app
-from tests.conftest import _clean_pg, authorised_client, make_config
+from tests.conftest import _clean_pg, authorised_client, close_app, make_config
 from tests.conformance import assert_conformant
 from tests.helpers import organization, put_json
 from tests.search_dataset import ALL_ORGS, ORACLE, dataset
@@ -31,7 +31,7 @@ def searchable(request, tmp_path_factory, client_key):
         response = put_json(client, f"/fhir/{resource['resourceType']}/{resource['id']}", resource)
         assert response.status_code == 201, response.get_json()
     yield app, client
-    app.extensions["dthub"].repo.engine.dispose()
+    close_app(app)
 
 
 def _ids(bundle: dict, mode: str = "match") -> list[str]:
@@ -183,6 +183,41 @@ def test_page_links_work_only_for_the_principal_that_searched(searchable, client
     assert other.get(url.replace("http://fhir.test", "")).status_code == 404
     assert client.get(url.replace("http://fhir.test", "")).status_code == 200
     assert client.get("/fhir/Organization?_getpages=nonexistent").status_code == 404
+
+
+def _search_id(bundle: dict) -> str:
+    return dict(parse_qsl(urlsplit(_next(bundle)).query))["_getpages"]
+
+
+def test_a_repeated_search_reuses_its_list_until_something_it_reads_changes(searchable, client_key, monkeypatch):
+    app, client = searchable
+    query = "/fhir/Organization?_sort=name&_count=3"
+    first = client.get(query).get_json()
+    again = client.get(query).get_json()
+    assert _search_id(again) == _search_id(first) and _ids(again) == _ids(first)
+    assert again["total"] == first["total"]
+    # Another principal, other parameters: lists of their own.
+    other = authorised_client(app, client_key, "reuse-other-client")
+    assert _search_id(other.get(query).get_json()) != _search_id(first)
+    assert _search_id(client.get(query + "&_total=accurate").get_json()) != _search_id(first)
+    # A write to a type the search does not read leaves the list reusable...
+    put_json(client, "/fhir/Questionnaire/reuse-probe", {
+        "resourceType": "Questionnaire", "id": "reuse-probe", "status": "draft",
+        "item": [{"linkId": "1", "type": "display", "text": "probe"}]})
+    assert _search_id(client.get(query).get_json()) == _search_id(first)
+    # ...a write to one it reads does not: the new organisation is found.
+    put_json(client, "/fhir/Organization/A00002", organization("A00002", "AAA Reuse Surgery", "U89141"))
+    try:
+        changed = client.get(query).get_json()
+        assert _search_id(changed) != _search_id(first)
+        assert changed["total"] == first["total"] + 1 and _ids(changed)[0] == "A00002"
+        # And a list older than the reuse window is not reused.
+        from adapter.search import engine
+        monkeypatch.setattr(engine, "REUSE_SECONDS", -1)
+        assert _search_id(client.get(query).get_json()) != _search_id(changed)
+    finally:
+        client.delete("/fhir/Organization/A00002")
+        client.delete("/fhir/Questionnaire/reuse-probe")
 
 
 def test_count_is_capped_and_defaults(searchable):

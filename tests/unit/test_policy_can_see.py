@@ -140,3 +140,19 @@ def test_a_verdict_is_immutable():
     verdict = can_see(principal, grants(principal), {"resourceType": "Organization"})
     with pytest.raises(dataclasses.FrozenInstanceError):
         verdict.allowed = False  # type: ignore[misc]
+
+
+def test_service_sees_consents_audit_and_provenance_only_for_service_delivery():
+    """For marketing a service client holds the baseline only, like any other client: no
+    contract Consent, no AuditEvent and no Provenance beyond what its targets allow."""
+    consent = contract_consent(CONTRACTS[0][0])
+    event = audit_event({"what": {"reference": "Organization/A00001"}})
+    provenance = {"resourceType": "Provenance", "target": [{"reference": "Task/A-1/_history/1"}]}
+    for purpose, expected in (("HOPERAT", True), ("HQUALIMP", True), ("HMARKT", False)):
+        service = by_name("service", purpose)
+        g = grants(service)
+        assert can_see(service, g, consent).allowed is expected, purpose
+        assert can_see(service, g, event).allowed is expected, purpose
+        assert can_see(service, g, provenance, lambda ref: False).allowed is expected, purpose
+    marketing = by_name("service", "HMARKT")
+    assert can_see(marketing, grants(marketing), provenance, lambda ref: True).allowed  # every target visible
