@@ -184,8 +184,10 @@ class Viewer:
 
     def sees(self, item: Item) -> bool:
         if item.kind == "usage-row":  # a PCN's or ICB's own row: the level over all its practices
-            scope = self.scope("usage", LEVEL_OF_GROUP[item.owner])
-            return scope == ALL or PRACTICES_OF[item.owner] <= scope
+            # ...and Practice-level rights over each of them: else only $evaluate-measure serves it.
+            members = PRACTICES_OF[item.owner]
+            return all(scope == ALL or members <= scope
+                       for scope in (self.scope("usage", LEVEL_OF_GROUP[item.owner]), self.scope("usage")))
         return self.sees_practice(item.data_type, item.owner)
 
     def sees_ref(self, ref: str) -> bool:

@@ -6,8 +6,9 @@ search would not find is not readable either. The engine (adapter.policy) still 
 resource before it leaves (gate.py); these filters decide what is counted, paged and matched.
 
 Governed keys are enumerated (data type x level x summary), each with the owners it reaches:
-practice level, the practice scope; PCN or ICB level, the organisations whose practices are all
-in the scope (a row of the organisation itself) or some (an aggregate) — the rules of
+practice level, the practice scope; PCN or ICB level, the organisations all of whose practices
+are in the level's scope and the Practice-level scope (a stored report of a group is served only
+where the aggregate operation would serve it unsuppressed for any period) — the rules of
 policy.decisions._practice_level and _group_level.
 """
 from __future__ import annotations
@@ -152,21 +153,20 @@ def key_fits(resource_type: str, key: str) -> bool:
     return True
 
 
-def _group_owners(grants: Grants, data_type: str, level: str, summary: bool) -> object:
+def _group_owners(grants: Grants, data_type: str, level: str) -> object:
+    """The PCNs/ICBs/federations whose stored reports the caller may see (decisions._group_level):
+    the level and Practice-level rights over every one of their practices."""
     scope = grants.scope(data_type, level)
-    hierarchy = grants.hierarchy
-    if is_all(scope) and not summary:
+    practice = grants.scope(data_type, "practice")
+    if is_all(scope) and is_all(practice):
         return ALL
+    hierarchy = grants.hierarchy
     owners = set()
     for ods, kind in hierarchy.kinds.items():
         if kind == "practice":
             continue
         members = hierarchy.practices_of(ods)
-        if summary:
-            reached = bool(members & scope)
-        else:
-            reached = bool(members) and members <= scope
-        if reached:
+        if members and (is_all(scope) or members <= scope) and (is_all(practice) or members <= practice):
             owners.add(ods)
     return frozenset(owners)
 
@@ -182,10 +182,10 @@ def compile_access(principal, grants: Grants) -> CompiledAccess:
         if practice:
             governed[f"{data_type}|practice"] = ALL if is_all(practice) else frozenset(practice)
         for level in ("icb", "pcn"):
-            for summary in (False, True):
-                owners = _group_owners(grants, data_type, level, summary)
-                if owners:
-                    governed[f"{data_type}|{level}" + ("|summary" if summary else "")] = owners
+            owners = _group_owners(grants, data_type, level)
+            if owners:
+                for key in (f"{data_type}|{level}", f"{data_type}|{level}|summary"):
+                    governed[key] = owners
     serving = principal.role == "service" and principal.purpose in OPERATIONAL_PURPOSES  # decisions._serving
     return CompiledAccess(False, serving, governed, grants.tier_ids, principal.org,
                           principal.client_id)

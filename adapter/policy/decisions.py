@@ -106,16 +106,22 @@ def _practice_level(grants: Grants, resource: dict, ods: str, needed: list[str])
 
 
 def _group_level(grants: Grants, resource: dict, ods: str, needed: list[str], level: str) -> Verdict:
-    """A PCN's or ICB's own row (usage of the organisation itself) needs the level over all its
-    practices; an aggregate (`summary` report, computed over the caller's scope) over some."""
+    """A stored PCN's or ICB's report (the organisation's own monthly usage row, or a `summary`
+    report someone stored) needs the level over all its practices *and* Practice-level rights over
+    each of them: only then would $evaluate-measure serve that aggregate for any period with
+    nothing suppressed (data-use-policy.md "Reporting periods", "Small numbers"). Every other
+    caller gets its aggregates from the operation, quarter by quarter, with suppression."""
     members = grants.hierarchy.practices_of(ods)
-    aggregate = resource.get("type") == "summary"
     sources: list[str] = []
     for data_type in needed:
         scope = grants.scope(data_type, level)
-        reached = bool(members & scope) if aggregate else (is_all(scope) or bool(members) and members <= scope)
-        if not reached:
+        if not (is_all(scope) or bool(members) and members <= scope):
             return _refuse(f"no grant of {data_type} at {level} level over {ods}", "rule:no-grant")
+        practice = grants.scope(data_type, "practice")
+        if not (is_all(practice) or bool(members) and members <= practice):
+            return _refuse(f"{data_type} of {ods} is served to this caller only as an aggregate "
+                           "(Measure/$evaluate-measure): not every practice of it is visible at practice level",
+                           "rule:aggregate-only")
         sources += [s for g in grants.grants(data_type, level) if is_all(g.scope) or members & g.scope
                     for s in g.sources]
     sources = list(dict.fromkeys(sources))

@@ -70,34 +70,35 @@ def _remove_staff(view: dict) -> None:
 def _replace_references(root, replacement: dict[str, dict | None]) -> None:
     """Every Reference to a removed contained resource becomes its organisation's reference
     (or goes, when there is none); walks lists and objects, not the kept contained resources'
-    own ids. Iterative, and only containers are visited: a response's answer tree is large."""
+    own ids. Only subtrees whose JSON holds one of the local references are entered: a test at C
+    speed, where a Python walk of a response's whole answer tree costs ~0.5 ms."""
+    markers = [orjson.dumps(reference) for reference in replacement]
+
+    def holds(value) -> bool:
+        text = orjson.dumps(value)
+        return any(marker in text for marker in markers)
+
     stack = [root]
     while stack:
         node = stack.pop()
         if isinstance(node, list):
             for i in reversed(range(len(node))):
                 item = node[i]
-                if isinstance(item, dict):
-                    if item.get("reference") in replacement:
-                        if replacement[item["reference"]] is None:
-                            del node[i]
-                        else:
-                            node[i] = copy.deepcopy(replacement[item["reference"]])
+                if isinstance(item, dict) and item.get("reference") in replacement:
+                    if replacement[item["reference"]] is None:
+                        del node[i]
                     else:
-                        stack.append(item)
-                elif isinstance(item, list):
+                        node[i] = copy.deepcopy(replacement[item["reference"]])
+                elif isinstance(item, (dict, list)) and holds(item):
                     stack.append(item)
         else:
             for key, value in list(node.items()):
-                if isinstance(value, dict):
-                    if value.get("reference") in replacement:
-                        if replacement[value["reference"]] is None:
-                            del node[key]
-                        else:
-                            node[key] = copy.deepcopy(replacement[value["reference"]])
+                if isinstance(value, dict) and value.get("reference") in replacement:
+                    if replacement[value["reference"]] is None:
+                        del node[key]
                     else:
-                        stack.append(value)
-                elif isinstance(value, list):
+                        node[key] = copy.deepcopy(replacement[value["reference"]])
+                elif isinstance(value, (dict, list)) and holds(value):
                     stack.append(value)
 
 

@@ -92,16 +92,23 @@ def test_provenance_is_visible_when_every_target_is():
     assert can_see(service, grants(service), provenance).allowed
 
 
-def test_an_aggregate_needs_the_level_over_some_of_the_group_a_row_over_all_of_it():
-    """An ICB contract reaches one of the spanning PCN U00001's two cells: its aggregate (computed
-    over what the caller may see) is visible, the PCN's own usage row is not."""
+def test_a_stored_group_report_needs_the_level_and_practice_rights_over_all_of_the_group():
+    """An ICB contract reaches one of the spanning PCN U00001's two cells: none of U00001's stored
+    reports (its own monthly row, or a stored summary) is visible, as $evaluate-measure would not
+    serve that month's aggregate unsuppressed; a PCN wholly in QAA's are. Without Practice-level
+    rights (an override withdraws them) only the operation serves the ICB its aggregates."""
     principal = by_name("icb-QAA")
     g = grants(principal, override_consent("o1", "policy-baseline", orgs=["QAA"], data_types=["usage"]))
-    row = usage_resource("U00001")
-    aggregate = dict(row, type="summary")
-    assert can_see(principal, g, aggregate).allowed
-    assert not can_see(principal, g, row).allowed
-    assert can_see(principal, g, usage_resource("U00004")).allowed  # wholly in QAA
+    for report in (usage_resource("U00001"), dict(usage_resource("U00001"), type="summary")):
+        assert not can_see(principal, g, report).allowed
+    for report in (usage_resource("U00004"), dict(usage_resource("U00004"), type="summary")):
+        assert can_see(principal, g, report).allowed  # wholly in QAA
+    aggregate_only = grants(principal, override_consent("o1", "policy-baseline", orgs=["QAA"], data_types=["usage"]),
+                            override_consent("o2", "policy-icb-contract", orgs=["QAA"], data_types=["usage"],
+                                             levels=["practice"]))
+    assert aggregate_only.can_aggregate("usage", "pcn") and not aggregate_only.practice_scope("usage")
+    verdict = can_see(principal, aggregate_only, usage_resource("U00004"))
+    assert not verdict.allowed and verdict.source == "rule:aggregate-only"
 
 
 def test_the_deciding_source_names_the_contract_and_its_tier():
