@@ -13,9 +13,9 @@ suppression (data-use-policy.md "Aggregates", "Reporting periods", "Small number
 from __future__ import annotations
 
 from .periods import Period, quarter_of
-from .service import Aggregates, Outcome, Refusal, Verdict, aggregate_suppressed
+from .service import Aggregates, Outcome, Refusal, Verdict
 from .source import StoreSource
 from .suppression import DEFAULT_K, MIN_K, Suppression, Unit, suppressed_cells
 
 __all__ = ["Aggregates", "DEFAULT_K", "MIN_K", "Outcome", "Period", "Refusal", "StoreSource", "Suppression", "Unit",
-           "Verdict", "aggregate_suppressed", "quarter_of", "suppressed_cells"]
+           "Verdict", "quarter_of", "suppressed_cells"]

@@ -163,14 +163,3 @@ class Aggregates:
                                 generated=generated, no_reuse=no_reuse)
         return Outcome(verdict, report)
 
-
-def aggregate_suppressed(aggregates: Aggregates, grants: Grants, measure_id: str, organisation: str,
-                         period: Period, icb: str | None = None) -> bool | None:
-    """For stored aggregates (MeasureReport search, export): would `$evaluate-measure` withhold any
-    group of this aggregate from this caller? None when it would not serve it at all (no grant:
-    404, or a period the caller may not ask for: 400); True when a group would be suppressed;
-    False when the caller would get every group."""
-    verdict = aggregates.verdict(grants, measure_id, organisation, period, icb)
-    if not verdict.granted:
-        return None
-    return verdict.any_suppressed

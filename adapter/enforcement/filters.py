@@ -20,7 +20,8 @@ from sqlalchemy import and_, exists, false, not_, or_, select
 from sqlalchemy.sql import ColumnElement
 
 from ..policy import Grants, is_all
-from ..policy.codes import DATA_TYPES, OPERATIONAL_PURPOSES
+from ..policy.codes import DATA_TYPES
+from ..policy.decisions import serving
 from ..policy.resources import GOVERNED, PUBLIC
 from ..policy.scope import ALL
 from ..storage.schema import idx_reference, resource
@@ -172,7 +173,7 @@ def _group_owners(grants: Grants, data_type: str, level: str) -> object:
 
 
 def compile_access(principal, grants: Grants) -> CompiledAccess:
-    unrestricted = (principal.role == "service" and principal.purpose in OPERATIONAL_PURPOSES
+    unrestricted = (serving(principal)
                     and all(is_all(grants.scope(d, lvl)) for d in DATA_TYPES for lvl in ("icb", "pcn", "practice")))
     if unrestricted:
         return CompiledAccess(True, True)
@@ -186,6 +187,5 @@ def compile_access(principal, grants: Grants) -> CompiledAccess:
             if owners:
                 for key in (f"{data_type}|{level}", f"{data_type}|{level}|summary"):
                     governed[key] = owners
-    serving = principal.role == "service" and principal.purpose in OPERATIONAL_PURPOSES  # decisions._serving
-    return CompiledAccess(False, serving, governed, grants.tier_ids, principal.org,
+    return CompiledAccess(False, serving(principal), governed, grants.tier_ids, principal.org,
                           principal.client_id)

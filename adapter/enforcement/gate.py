@@ -99,6 +99,13 @@ class Gate:
             return resource
         return self._view(resource, verdict)
 
+    def record_served(self, ref: str, organisation: str | None, sources: tuple[str, ...]) -> None:
+        """For data served without a stored resource (an aggregate): whose it is and who decided."""
+        with self._lock:
+            self.notes.served[ref] = organisation
+            for source in sources:
+                self.notes.deciding.setdefault(source)
+
     def visible(self, resource: dict) -> bool:
         verdict = self.judge(resource)
         return verdict is not None and verdict.allowed

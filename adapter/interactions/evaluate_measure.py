@@ -42,7 +42,5 @@ def evaluate_measure(ctx: Context, req: FhirRequest) -> FhirResponse:
         refusal = outcome.refusal
         raise error(refusal.status, refusal.code, refusal.text)
     if req.gate is not None:  # the audit trail: whose aggregate, and the Consents that granted it
-        req.gate.notes.served[f"Measure/{req.id}"] = subject
-        for source in outcome.verdict.sources:
-            req.gate.notes.deciding.setdefault(source)
+        req.gate.record_served(f"Measure/{req.id}", subject, outcome.verdict.sources)
     return FhirResponse(200, outcome.report)

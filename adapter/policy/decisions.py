@@ -145,7 +145,7 @@ def named_in_consent(resource: dict) -> tuple[set[str], set[str]]:
     return orgs - {None}, clients - {None}
 
 
-def _serving(principal) -> bool:
+def serving(principal) -> bool:
     """A service client acting for service delivery. Like the service tier itself, its view of
     every Consent, the whole audit trail and every Provenance holds only for the operational
     purposes: for marketing it is any other organisation's client (data-use-policy.md, "Purpose of use")."""
@@ -156,7 +156,7 @@ def _consent(principal, grants: Grants, resource: dict) -> Verdict:
     ref = f"Consent/{resource.get('id')}"
     if resource.get("id") in grants.tier_ids:
         return _allow("a tier of the data-use policy: public to every caller", ref)
-    if _serving(principal):
+    if serving(principal):
         return _allow("service clients see every Consent", "rule:service")
     orgs, clients = named_in_consent(resource)
     if (principal.org and principal.org in orgs) or principal.client_id in clients:
@@ -169,7 +169,7 @@ def _audit_event(principal, resource: dict) -> Verdict:
     literal Organization/<ods> reference): the audit writer records one such entity per
     organisation whose data was accessed. The requesting agent alone does not make it visible:
     a refused access's record would tell the caller what exists."""
-    if _serving(principal):
+    if serving(principal):
         return _allow("service clients see the whole audit trail", "rule:service")
     about = {ref_ods(e.get("what")) for e in resource.get("entity") or [] if isinstance(e, dict)} - {None}
     if principal.org and principal.org in about:
@@ -178,7 +178,7 @@ def _audit_event(principal, resource: dict) -> Verdict:
 
 
 def _provenance(principal, resource: dict, target_visible: Callable[[str], bool] | None) -> Verdict:
-    if _serving(principal):
+    if serving(principal):
         return _allow("service clients see every Provenance", "rule:service")
     targets = [t.get("reference") for t in resource.get("target") or [] if isinstance(t, dict)]
     if not targets or None in targets or target_visible is None:
