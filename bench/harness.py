@@ -406,6 +406,8 @@ class GunicornServer:
 class Credentials:
     """A benchmark API client: `dthub keygen`, `dthub clients add`, then `dthub token` when needed.
 
+    A `service` client for direct care (purpose HOPERAT): it sees every row, as the searches and
+    reads measured with it are meant to touch data (with HMARKT it would see aggregates only).
     Tokens live at most 300 s, so `headers()` fetches a fresh one when the current one is older than
     `refresh_after` seconds; take headers right before each phase (a phase must be shorter than that).
     """
@@ -434,13 +436,14 @@ class Credentials:
         self._dthub("keygen", "--kid", f"{self.client_id}-key", "--private", str(self.private),
                     "--jwks", str(self.jwks))
         self._dthub("clients", "add", "--client-id", self.client_id, "--role", self.role,
-                    "--jwks", str(self.jwks), "--scope", self.scope)
+                    "--jwks", str(self.jwks), "--scope", self.scope, "--purpose", "HOPERAT")
         return self
 
     def token(self) -> str:
         if self._token is None or time.monotonic() - self._token_at > self.refresh_after:
             out = self._dthub("token", "--client-id", self.client_id, "--key", str(self.private),
-                              "--scope", self.scope, "--token-url", f"{self.server.base_url}/auth/token")
+                              "--scope", self.scope, "--purpose", "HOPERAT",
+                              "--token-url", f"{self.server.base_url}/auth/token")
             self._token, self._token_at = out.strip().splitlines()[-1], time.monotonic()
         return self._token
 
