@@ -58,7 +58,7 @@ class PushReport:
                 + ("  [dry run]" if self.dry_run else "") + ("  [resumed]" if self.resumed else "")
                 + (f"  [full sweep: {self.full_sweep}]" if self.full_sweep else ""))
         lines = [head, f"{'type':<24}{'selected':>9}{'unchanged':>10}{'sent':>7}{'created':>9}{'updated':>9}{'failed':>8}"]
-        rows = list(self.types.items()) + [("aggregates (MeasureReport)", self.aggregates)]
+        rows = list(self.types.items()) + [("aggregates", self.aggregates)]
         for name, c in rows:
             lines.append(f"{name:<24}{c.selected:>9}{c.unchanged:>10}{c.sent:>7}{c.created:>9}{c.updated:>9}{c.failed:>8}")
         for failure in self.failures[:20]:

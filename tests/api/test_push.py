@@ -303,6 +303,11 @@ def test_bad_cli_inputs_exit_with_a_clear_message(source, target, client_key, tm
     assert main(base + ["--client-id", "src-icb", "--target-key", str(key), "--types", "Consent"]) == 2
     assert "Consent cannot be pushed" in capsys.readouterr().err
 
+    # A dry run reads and counts, and sends nothing.
+    assert main(base + ["--client-id", "src-icb", "--target-key", str(key), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "[dry run]" in out and "0 request(s)" in out
+
     # Unreachable target, or one that refuses our credentials: 3, and the mark does not move.
     unreachable = ["push", "--target", "http://127.0.0.1:9/fhir", "--target-client-id", PUSHER, "--retries", "1",
                    "--backoff", "0", "--client-id", "src-icb", "--target-key", str(key)]
