@@ -1,4 +1,4 @@
-"""The `dthub` command: serve, clients, keygen, token, keys (later: import, demo, ...)."""
+"""The `dthub` command: serve, clients, keygen, token, keys, policy (import, export, demo, push: their own modules)."""
 from __future__ import annotations
 
 import argparse
@@ -222,9 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     keys_cmd.set_defaults(func=_keys)
 
     from . import cli_data, cli_demo
+    from .push import command as push_command
 
     cli_data.register(sub)
     cli_demo.register(sub)
+    push_command.register(sub)
     return parser
 
 

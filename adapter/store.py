@@ -9,6 +9,7 @@ from .storage.engine import schema_version
 
 SEARCH_INDEX_SINCE = 3  # the schema version that introduced the search index tables
 ACCESS_COLUMNS_SINCE = 4  # the schema version from which access columns are filled
+MEASURE_REPORT_IDENTIFIER_SINCE = 6  # the schema version whose index has MeasureReport `identifier` (push)
 
 
 def open_repository(config: Config) -> Repository:
@@ -20,4 +21,6 @@ def open_repository(config: Config) -> Repository:
         repo.reindex()  # resources stored before the index existed become searchable
     if 0 < before < ACCESS_COLUMNS_SINCE:
         repo.refresh_access()  # resources stored before enforcement get the columns its filters read
+    if SEARCH_INDEX_SINCE <= before < MEASURE_REPORT_IDENTIFIER_SINCE:
+        repo.reindex(["MeasureReport"])  # stored before `MeasureReport?identifier` was a parameter
     return repo

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import fcntl
+import hashlib
 import logging
 import os
 import threading
@@ -75,6 +76,15 @@ class _Segment:
     path: Path
     fd: int        # kept open: the flock on it says "my writer is alive"
     records: list[AccessRecord]
+
+
+def default_spool_dir(config) -> str:
+    """Per store, so that a replay never lands in another store: next to a SQLite file, else
+    under var/ keyed by the database URL."""
+    url = config.database_url
+    if url.startswith("sqlite:///") and ":memory:" not in url:
+        return str(Path(url[len("sqlite:///"):]).with_suffix(".audit-spool"))
+    return str(Path("var") / "audit-spool" / hashlib.sha256(url.encode()).hexdigest()[:16])
 
 
 class AuditTrail:

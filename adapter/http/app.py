@@ -18,38 +18,13 @@ from ..auth.replay import JtiStore
 from ..auth.server_keys import ServerKeys
 from ..auth.token_endpoint import AuthService
 from ..config import Config, config_from_env
-from ..enforcement.state import PolicyState
-from ..interactions.context import Context
-from ..search.engine import SearchEngine
-from ..shipped import load_shipped
-from ..store import open_repository
+from ..context_factory import build_context  # plain Python: the CLI builds one too
 from .audit_hook import default_spool_dir, install_audit
 from .errors import register_error_handlers
 from .auth_routes import auth_blueprint
 from .routes import fhir_blueprint, health_blueprint
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9\-._]{1,64}$")
-
-
-def build_context(config: Config) -> Context:
-    from profiles.validate import validate_all
-
-    from ..interactions.questionnaire_check import check_against_questionnaire
-
-    repo = open_repository(config)
-    load_shipped(repo)
-
-    def validate(resource: dict):
-        issues = validate_all(resource)
-        if resource.get("resourceType") == "QuestionnaireResponse" and not issues:
-            issues = check_against_questionnaire(repo, resource)
-        return issues
-
-    from ..aggregates import Aggregates, StoreSource
-
-    return Context(config=config, repo=repo, validate=validate, fhir_base=config.fhir_base,
-                   search=SearchEngine(repo, config.fhir_base), policy=PolicyState(repo, today=config.policy_today),
-                   aggregates=Aggregates(StoreSource(repo), k=config.suppression_k))
 
 
 def build_auth(config: Config, engine) -> AuthService:

@@ -2,14 +2,12 @@
 the request's gate noted, spooled before the response is acknowledged."""
 from __future__ import annotations
 
-import hashlib
 import logging
-from pathlib import Path
 
 from flask import Flask, Response, g, request
 
 from ..audit import AuditTrail, new_record
-from ..config import Config
+from ..audit.trail import default_spool_dir  # noqa: F401  (moved: `dthub push` spools too)
 from ..outcomes import error
 
 log = logging.getLogger("dthub.audit")
@@ -23,15 +21,6 @@ _INTERACTION = {
     "fhir.metadata": "capabilities", "fhir.smart_configuration": "capabilities", "auth.token": "login",
 }
 _UNAUDITED = {"health.livez", "health.healthz", "auth.jwks"}
-
-
-def default_spool_dir(config: Config) -> str:
-    """Per store, so that a replay never lands in another store: next to a SQLite file, else
-    under var/ keyed by the database URL."""
-    url = config.database_url
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        return str(Path(url[len("sqlite:///"):]).with_suffix(".audit-spool"))
-    return str(Path("var") / "audit-spool" / hashlib.sha256(url.encode()).hexdigest()[:16])
 
 
 def _interaction(endpoint: str | None) -> str:

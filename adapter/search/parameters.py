@@ -109,6 +109,8 @@ BY_TYPE: dict[str, tuple[SearchParam, ...]] = {
         _p("MeasureReport", "subject", REFERENCE, "subject"),
         _p("MeasureReport", "period", DATE, "period"),
         _p("MeasureReport", "status", TOKEN, "status"),
+        # Stable identifiers of usage rows and pushed aggregates: `dthub push` updates by them.
+        _p("MeasureReport", "identifier", TOKEN, "identifier"),
         _p("MeasureReport", "organization", REFERENCE, f"ext:{MEASURE_REPORT_SUBJECT}.valueReference",
            targets=ORG, own=True),
     ),

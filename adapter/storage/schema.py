@@ -155,6 +155,27 @@ search_result = Table(
     Column("res_id", String(64), nullable=False),
 )
 
+# `dthub push` (adapter/push): per (source client, target) stream, the last successful push's
+# high-water mark and the fingerprint of the grants it was made under; and a ledger of what each
+# stream last sent, by digest, so that nothing identical is sent twice (resumption, aggregates).
+push_state = Table(
+    "push_state", metadata,
+    Column("stream", String(32), primary_key=True),
+    Column("client_id", String(128), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("mark", String(24), nullable=True),           # `until` of the last successful run
+    Column("grants", String(64), nullable=True),         # fingerprint of the grants at that run
+    Column("running_since", String(24), nullable=True),  # a run started and not finished (interrupted)
+    Column("updated", String(24), nullable=False),
+)
+push_sent = Table(
+    "push_sent", metadata,
+    Column("stream", String(32), primary_key=True),
+    Column("res_type", String(64), primary_key=True),
+    Column("res_id", String(64), primary_key=True),
+    Column("digest", String(64), nullable=False),
+)
+
 
 def _migration_1(conn) -> None:
     metadata.create_all(conn, tables=[resource, resource_version])
@@ -186,6 +207,11 @@ def _migration_5(conn) -> None:
         conn.execute(text("CREATE INDEX ix_search_run_reuse ON search_run (reuse_key)"))
 
 
+def _migration_6(conn) -> None:
+    """Push state and ledger (`dthub push`)."""
+    metadata.create_all(conn, tables=[push_state, push_sent])
+
+
 # Append-only: each entry brings a store from version i to i+1.
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6]
 SCHEMA_VERSION = len(MIGRATIONS)
