@@ -192,6 +192,14 @@ def _provenance(principal, resource: dict, target_visible: Callable[[str], bool]
     return _allow("every target is visible to the caller", "rule:provenance-targets")
 
 
+def _subscription(principal, resource: dict) -> Verdict:
+    """A Subscription is its creating client's alone, whatever the caller's role: its channel
+    headers may hold the endpoint's secrets (issue 8)."""
+    if principal.client_id and subscription_owner(resource) == principal.client_id:
+        return _allow("the caller's own Subscription", "rule:subscription-owner")
+    return _refuse("a Subscription is visible only to the client that created it", "rule:subscription-owner")
+
+
 # -- writes ----------------------------------------------------------------------------------
 
 READS = frozenset({"read", "vread", "history-instance", "history-type", "history-system", "search-type",

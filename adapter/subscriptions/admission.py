@@ -40,7 +40,9 @@ def _unprocessable(text: str, expression: str, code: str = "value") -> Operation
     return invalid([Issue("error", code, text, (expression,))])
 
 
-def parse_criteria(criteria) -> SearchQuery:
+def parse_criteria(criteria, search=None) -> SearchQuery:
+    """The criteria as a search; with `search` (the engine) its values are checked too, by running
+    it once restricted to no resource (dates and other values are parsed when SQL is built)."""
     if not isinstance(criteria, str) or not criteria.strip():
         raise _unprocessable("Subscription.criteria is required: Type?parameters", "Subscription.criteria", "required")
     resource_type, _, query = criteria.strip().partition("?")
@@ -54,6 +56,8 @@ def parse_criteria(criteria) -> SearchQuery:
                              "Subscription.criteria", "not-supported")
     try:
         parsed = parse_search(resource_type, params)
+        if search is not None:
+            search.count(parse_search(resource_type, params + (("_id", "-"),)))
     except OperationOutcomeError as exc:
         text = "; ".join(i.diagnostics or i.code for i in exc.issues)
         raise _unprocessable(f"Subscription.criteria: {text}", "Subscription.criteria") from None
@@ -123,7 +127,7 @@ def admit(ctx, principal, resource: dict) -> dict:
     if resource.get("status") == "error":
         raise _unprocessable("Subscription.status error is set by the server; send requested to (re)activate",
                              "Subscription.status")
-    query = parse_criteria(resource.get("criteria"))
+    query = parse_criteria(resource.get("criteria"), ctx.search)
     if not principal.scopes.allows(query.resource_type, "s"):
         raise error(403, "forbidden", f"The token does not allow searching {query.resource_type} "
                                       f"(system/{query.resource_type}.s), so it cannot subscribe to it")
