@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import uuid
+import weakref
 from datetime import datetime, timezone
 from typing import Callable
 from urllib.parse import parse_qsl
@@ -98,7 +99,8 @@ class Notifier:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="dthub-subscriptions", daemon=True)
         self._thread.start()
-        os.register_at_fork(after_in_child=self._after_fork)
+        ref = weakref.ref(self)  # a weak one: a stopped, dropped notifier must not live on in the hook
+        os.register_at_fork(after_in_child=lambda: (n := ref()) is not None and n._after_fork())
 
     def _after_fork(self) -> None:  # threads do not survive a fork: a gunicorn worker starts its own
         self._owner = uuid.uuid4().hex[:16]
@@ -162,6 +164,7 @@ class Notifier:
         cursor = self.outbox.cursor()
         if cursor is None:
             cursor = self.outbox.start_cursor()
+        self._gaps = {seq: xmax for seq, xmax in self._gaps.items() if seq > cursor}
         xmin = self.outbox.snapshot_xmin()
         versions = self._settled(self.outbox.versions_after(cursor, BATCH), cursor, xmin)
         if not versions:
