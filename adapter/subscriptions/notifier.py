@@ -242,7 +242,8 @@ class Notifier:
             return 0
         gate = self._gate(subscription)
         version = repo.read_version(delivery.res_type, delivery.res_id, delivery.version_id)
-        if gate is None or version is None or version.deleted:
+        if gate is None or version is None or version.deleted \
+                or not gate.principal.scopes.allows(delivery.res_type, "s"):
             self.outbox.done(delivery.id)
             return 0
         channel = subscription.get("channel") or {}
