@@ -235,3 +235,18 @@ def test_the_capability_statement_advertises_subscriptions(subs_app, owner):
     assert "rest-hook" in entry["documentation"]
     smart = owner.get("/fhir/.well-known/smart-configuration").get_json()
     assert "system/Subscription.cruds" in smart["scopes_supported"]
+
+
+def test_stored_subscriptions_conform_in_json_and_xml(owner):
+    from tests.conformance import assert_conformant
+
+    created = _created(owner)
+    for path in (f"/fhir/Subscription/{created['id']}", f"/fhir/Subscription?_id={created['id']}"):
+        as_json = owner.get(path)
+        as_xml = owner.get(path, headers={"Accept": "application/fhir+xml"})
+        assert as_json.status_code == 200 and as_xml.status_code == 200
+        assert_conformant(as_json.get_json(), as_xml.data)
+    # A Subscription sent as XML is read the same way.
+    xml = owner.get(f"/fhir/Subscription/{created['id']}", headers={"Accept": "application/fhir+xml"}).data
+    again = owner.post("/fhir/Subscription", data=xml, headers={"Content-Type": "application/fhir+xml"})
+    assert again.status_code == 201 and again.get_json()["criteria"] == created["criteria"]

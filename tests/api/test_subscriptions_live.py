@@ -214,9 +214,10 @@ def test_matching_writes_notify_each_subscriber_as_it_may_see_them(server, recei
     assert "pcn-hook-secret" not in text
 
 
-def test_a_failing_endpoint_is_retried_then_the_subscription_is_set_to_error(server, receiver, client_key):
+def test_a_failing_endpoint_is_retried_then_the_subscription_is_set_to_error(server, receiver, client_key, caplog):
+    caplog.set_level("DEBUG")
     service = Caller(server, client_key, "svc", "service", None)
-    failing = service.subscribe("Task", f"{receiver.base}/fail", FHIR_JSON)
+    failing = service.subscribe("Task", f"{receiver.base}/fail", FHIR_JSON, header=["X-Hook-Key: fail-secret-91"])
     refused = service.subscribe("Task", f"http://127.0.0.1:{_closed_port()}/hook")
     healthy = service.subscribe("Task", f"{receiver.base}/ok")
     assert service.put("Task/A-FAIL-1", task("A-FAIL-1", "A00001")).status_code == 201
@@ -230,6 +231,8 @@ def test_a_failing_endpoint_is_retried_then_the_subscription_is_set_to_error(ser
         time.sleep(0.05)
     assert all(s["status"] == "error" for s in states.values()), states
     assert len(receiver.at("/fail")) == 3  # DTHUB_SUBSCRIPTION_MAX_FAILURES attempts, then no more
+    assert all(r["headers"]["X-Hook-Key"] == "fail-secret-91" for r in receiver.at("/fail"))
+    assert "fail-secret-91" not in caplog.text and "failed (attempt 1)" in caplog.text
     assert "HTTP 500" in states[failing]["error"] and "3 consecutive" in states[failing]["error"]
     assert "could not be reached" in states[refused]["error"]
     assert service.get(f"Subscription/{failing}/_history").json()["total"] == 2  # the server's version
