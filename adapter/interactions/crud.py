@@ -12,7 +12,7 @@ from ..outcomes import Issue, OperationOutcomeError, error, gone, invalid, not_f
 from ..resource_types import ID_PATTERN, allows, is_served
 from ..search.query import parse_search
 from ..storage import WriteResult, WriteUnit
-from ..subscriptions.admission import admit as admit_subscription
+from ..subscriptions.admission import admit as admit_subscription, prepare as prepare_subscription
 from .context import Context
 from .preconditions import etag_matches, not_modified_since, parse_etag
 from .request import FhirRequest, FhirResponse
@@ -289,12 +289,16 @@ def _criteria(req: FhirRequest) -> str:
 def create(ctx: Context, req: FhirRequest) -> FhirResponse:
     resource_type = check_type(req.resource_type, "create")
     body = _incoming(ctx, req, resource_type)
+    if resource_type == "Subscription":
+        prepare_subscription(ctx, body)  # DNS outside the write transaction
     return ctx.repo.write_unit(lambda unit: create_in(ctx, unit, req, resource_type, body, req.if_none_exist))
 
 
 def update(ctx: Context, req: FhirRequest) -> FhirResponse:
     resource_type = check_type(req.resource_type, "update")
     body = _incoming(ctx, req, resource_type)
+    if resource_type == "Subscription":
+        prepare_subscription(ctx, body)  # DNS outside the write transaction
     if_match = _if_match(req)
     if req.id is None:
         return ctx.repo.write_unit(lambda unit: conditional_update_in(

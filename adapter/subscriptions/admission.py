@@ -15,6 +15,8 @@ once these checks pass; `off` stays `off`; `error` is the server's to set.
 from __future__ import annotations
 
 import re
+import threading
+import time
 from urllib.parse import parse_qsl
 
 from mappings.names import V3_ACT_REASON
@@ -106,7 +108,7 @@ def _checked_channel(resource: dict, allowed: tuple[str, ...]) -> None:
         raise _unprocessable("Subscription.channel.endpoint is required for a rest-hook",
                              "Subscription.channel.endpoint", "required")
     try:
-        check_endpoint(channel["endpoint"], allowed)
+        _recently_checked(channel["endpoint"], allowed)
     except EndpointRefused as exc:
         raise _unprocessable(f"Subscription.channel.endpoint: {exc}", "Subscription.channel.endpoint",
                              "security") from None
@@ -115,6 +117,39 @@ def _checked_channel(resource: dict, allowed: tuple[str, ...]) -> None:
     except ValueError as exc:
         raise _unprocessable(str(exc), "Subscription.channel.payload", "not-supported") from None
     header_lines(channel)
+
+
+# Endpoint checks resolve DNS. `prepare` runs the check before the write transaction starts (on
+# SQLite that holds the store's write lock), and the check inside it reuses that answer for a few
+# seconds. Deliveries never use this: they resolve again each time (endpoints.py).
+_CHECKED: dict[tuple[str, tuple[str, ...]], float] = {}
+_CHECKED_LOCK = threading.Lock()
+_CHECKED_SECONDS = 10.0
+
+
+def _recently_checked(endpoint: str, allowed: tuple[str, ...]) -> None:
+    key = (endpoint, allowed)
+    now = time.monotonic()
+    with _CHECKED_LOCK:
+        if _CHECKED.get(key, 0.0) > now:
+            return
+    check_endpoint(endpoint, allowed)
+    with _CHECKED_LOCK:
+        if len(_CHECKED) > 1000:
+            _CHECKED.clear()
+        _CHECKED[key] = now + _CHECKED_SECONDS
+
+
+def prepare(ctx, body: dict | None) -> None:
+    """Before the write transaction: resolve the endpoint of a Subscription body, if it has one
+    (errors are left for `admit`, which reports them with the rest)."""
+    channel = body.get("channel") if isinstance(body, dict) else None
+    endpoint = channel.get("endpoint") if isinstance(channel, dict) else None
+    if isinstance(endpoint, str):
+        try:
+            _recently_checked(endpoint, ctx.config.subscription_allowed_hosts)
+        except EndpointRefused:
+            pass
 
 
 def admit(ctx, principal, resource: dict) -> dict:
