@@ -521,5 +521,7 @@ def import_package(repo: Repository, path: str | Path, *, validate: Validate | N
             report.warn(f"unknown file {name!r} in the package, ignored", field=name)
         _Import(repo, package, report, validate or default_validate, workers, batch_size, chunk_size,
                 progress).run()
+    if report.resources_written:
+        repo.analyze()  # a bulk load changes the tables' shape: the planner needs to know
     report.finish()
     return report

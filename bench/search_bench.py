@@ -88,6 +88,7 @@ def load(database_url: str, base_url: str, per_practice: int, seed: int) -> dict
         if len(batch) == 1000:
             flush()
     flush()
+    repo.analyze()  # as `dthub import` does after a bulk load: the planner needs statistics
     repo.engine.dispose()
     seconds = time.perf_counter() - started
     return {"resources": count, "seconds": round(seconds, 1), "per_second": round(count / seconds)}

@@ -203,6 +203,13 @@ class Gate:
         return verdict
 
     # -- for the audit record -------------------------------------------------------------------
+    def take_notes(self) -> AuditNotes:
+        """What was noted so far, leaving the gate with fresh notes: a bulk reader records one
+        AuditEvent per part instead of holding all of England's references."""
+        with self._lock:
+            taken, self.notes = self.notes, AuditNotes()
+        return taken
+
     def organisations(self) -> tuple[str, ...]:
         """The organisations the request touched data of: each owner, with its PCN, ICB and
         federations, so that each of them can find the access in its audit trail."""

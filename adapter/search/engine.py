@@ -166,6 +166,25 @@ class SearchEngine:
                     search_result.c.pos <= offset + count)).order_by(search_result.c.pos))]
         return Page(self.fetch(resource_type, ids, access), total, offset, search_id)
 
+    def stream(self, query: SearchQuery, access: AccessFilter | None = None, *,
+               extra: Callable[[object], list[ColumnElement]] | None = None, batch: int = 500):
+        """Every current match, in res_id order, in batches of `batch` rows (keyset paging: each
+        batch is its own short query, so memory stays bounded and no transaction is held open).
+        `extra(alias)` adds conditions on the `resource` alias (bulk reads: time window, area)."""
+        owner = resource.alias("r")
+        where = self._where(owner, query, access)
+        if extra is not None:
+            where = and_(where, *extra(owner))
+        after = None
+        while True:
+            step = where if after is None else and_(where, owner.c.res_id > after)
+            with self._repo.engine.connect() as conn:
+                rows = [_row(r) for r in conn.execute(select(owner).where(step).order_by(owner.c.res_id).limit(batch))]
+            yield from rows
+            if len(rows) < batch:
+                return
+            after = rows[-1].id
+
     # -- fetching -----------------------------------------------------------------------------
     def fetch(self, resource_type: str, ids: list[str], access: AccessFilter | None = None) -> list[StoredVersion]:
         """Current, live versions of the ids, in the given order; each is re-checked by the access filter."""

@@ -333,6 +333,16 @@ class Repository:
 
         return self.write_unit(work) if versions else 0
 
+    def analyze(self) -> None:
+        """Refresh the planner's table statistics. After a bulk load the planner otherwise guesses
+        (PostgreSQL has no statistics for fresh index tables; SQLite has none until ANALYZE) and can
+        pick a scan of a whole index table over a selective index."""
+        with writing(self.engine) as conn:
+            if self.engine.dialect.name == "sqlite":
+                # Sampled: bounded time on all of England, and as good for choosing among indexes.
+                conn.exec_driver_sql("PRAGMA analysis_limit=2000")
+            conn.exec_driver_sql("ANALYZE")
+
     def ping(self) -> bool:
         with self.engine.connect() as conn:
             conn.execute(select(1))

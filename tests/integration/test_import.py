@@ -247,3 +247,22 @@ def test_resources_written_through_the_api_do_not_derail_an_import(repo):
     report = import_package(repo, BASIC)
     assert report.exit_code == 0, list(report.rejected)
     assert repo.read("MeasureReport", "impact-summary-A81001") is not None
+
+
+def _statistics(repo, table: str):
+    """What the planner knows of a table: SQLite's sqlite_stat1 row, PostgreSQL's last ANALYZE time."""
+    with repo.engine.connect() as conn:
+        if repo.engine.dialect.name == "sqlite":
+            if not conn.exec_driver_sql("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'").scalar_one():
+                return None
+            return conn.exec_driver_sql("SELECT group_concat(stat) FROM sqlite_stat1 WHERE tbl = ?",
+                                        (table,)).scalar_one()
+        return conn.exec_driver_sql("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = %s",
+                                    (table,)).scalar_one()
+
+
+def test_an_import_that_wrote_refreshes_the_planner_statistics(repo):
+    before = {t: _statistics(repo, t) for t in ("idx_reference", "resource")}
+    import_package(repo, BASIC)
+    after = {t: _statistics(repo, t) for t in ("idx_reference", "resource")}
+    assert all(after[t] is not None and after[t] != before[t] for t in after), (before, after)
