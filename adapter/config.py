@@ -38,10 +38,20 @@ class Config:
     audit_flush_seconds: float = 0.5
     # Small-number suppression threshold k (data-use-policy.md "Small numbers"): never below 2.
     suppression_k: int = 3
+    # R4 Subscriptions (adapter.subscriptions): rest-hook endpoints may only be on these hosts
+    # (exact host, `*.domain`, or `*`); empty = subscriptions refused and no notifier runs.
+    subscription_allowed_hosts: tuple[str, ...] = ()
+    subscription_max_failures: int = 5
+    subscription_retry_seconds: float = 2.0       # first retry delay, doubled per failure
+    subscription_retry_max_seconds: float = 300.0
+    subscription_timeout_seconds: float = 5.0     # connect and read timeout of one notification
+    subscription_poll_seconds: float = 1.0        # how often the notifier looks for new versions
 
     def __post_init__(self) -> None:
         if not isinstance(self.suppression_k, int) or self.suppression_k < 2:
             raise ValueError(f"DTHUB_SUPPRESSION_K must be an integer of at least 2, not {self.suppression_k!r}")
+        if self.subscription_max_failures < 1:
+            raise ValueError("DTHUB_SUBSCRIPTION_MAX_FAILURES must be at least 1")
 
     @property
     def fhir_base(self) -> str:
@@ -92,7 +102,26 @@ def config_from_env(env: Mapping[str, str] | None = None) -> Config:
         audit_spool_dir=env.get("DTHUB_AUDIT_SPOOL_DIR") or None,
         audit_flush_seconds=float(env.get("DTHUB_AUDIT_FLUSH_SECONDS") or defaults.audit_flush_seconds),
         suppression_k=_int(env, "DTHUB_SUPPRESSION_K", defaults.suppression_k),
+        subscription_allowed_hosts=tuple(h.strip().lower() for h in (env.get("DTHUB_SUBSCRIPTION_ALLOWED_HOSTS") or "")
+                                         .split(",") if h.strip()),
+        subscription_max_failures=_int(env, "DTHUB_SUBSCRIPTION_MAX_FAILURES", defaults.subscription_max_failures),
+        subscription_retry_seconds=_float(env, "DTHUB_SUBSCRIPTION_RETRY_SECONDS", defaults.subscription_retry_seconds),
+        subscription_retry_max_seconds=_float(env, "DTHUB_SUBSCRIPTION_RETRY_MAX_SECONDS",
+                                              defaults.subscription_retry_max_seconds),
+        subscription_timeout_seconds=_float(env, "DTHUB_SUBSCRIPTION_TIMEOUT_SECONDS",
+                                            defaults.subscription_timeout_seconds),
+        subscription_poll_seconds=_float(env, "DTHUB_SUBSCRIPTION_POLL_SECONDS", defaults.subscription_poll_seconds),
     )
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
 
 
 _SAFE_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")

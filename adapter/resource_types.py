@@ -5,7 +5,7 @@ import re
 
 # Governed and operational types clients may write (subject to auth and policy).
 WRITABLE = ("Organization", "Questionnaire", "QuestionnaireResponse", "Task", "Consent",
-            "Measure", "MeasureReport", "Provenance")
+            "Measure", "MeasureReport", "Provenance", "Subscription")
 # An audit trail only grows: AuditEvents may be recorded, never changed or removed.
 APPEND_ONLY = ("AuditEvent",)
 # Conformance and terminology resources ship with the adapter and change only with a release.

@@ -121,6 +121,9 @@ def app(config):
 def close_app(app) -> None:
     """Store the app's pending audit events and release its connections while its database still
     exists (else its trail's flush at exit fails against a dropped test database)."""
+    notifier = app.extensions.get("dthub.subscriptions")
+    if notifier is not None:
+        notifier.stop()
     trail = app.extensions.get("dthub.audit")
     if trail is not None:
         trail.close()

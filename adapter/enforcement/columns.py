@@ -10,6 +10,8 @@ resource, with exactly the inputs that rule reads:
 - AuditEvent: `audit|` + the organisations it is about (entity.what);
 - Provenance: `provenance` when every target is a literal reference, else `provenance-opaque`
   (visible to service clients only, as the engine decides);
+- Subscription: `subscription|` + the client that created it (the server's owner tag), visible
+  to that client alone, whatever its role;
 - public reference data and anything else: no key.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from mappings.names import ref_ods
 
 from ..policy.decisions import named_in_consent
-from ..policy.resources import GOVERNED, level_label, owner, required_data_types
+from ..policy.resources import GOVERNED, level_label, owner, required_data_types, subscription_owner
 
 NAME_SEPARATOR = " "
 
@@ -57,6 +59,9 @@ def access_columns(resource: dict) -> tuple[str | None, str | None]:
             targets = [t.get("reference") if isinstance(t, dict) else None for t in resource.get("target") or []]
             literal = bool(targets) and all(isinstance(t, str) and "/" in t and "#" not in t for t in targets)
             return None, "provenance" if literal else "provenance-opaque"
+        if rtype == "Subscription":
+            client_id = subscription_owner(resource)
+            return None, names_key("subscription", (), [client_id] if client_id else [])
     except (AttributeError, TypeError):  # malformed: no key, so only unfiltered (service) callers see it
         return None, None
     return None, None

@@ -41,6 +41,8 @@ class CompiledAccess:
 
     # -- one row, in Python -------------------------------------------------------------------
     def allows(self, resource_type: str, id_: str, owner: str | None, key: str | None) -> bool:
+        if resource_type == "Subscription":  # its creator's alone, even for unrestricted callers
+            return self.client_id is not None and self._token("client", self.client_id) in (key or "")
         if self.unrestricted or resource_type in PUBLIC:
             return True
         if resource_type in GOVERNED:
@@ -59,11 +61,15 @@ class CompiledAccess:
     # -- SQL ----------------------------------------------------------------------------------
     def condition(self, alias, resource_type: str | None) -> ColumnElement | None:
         """None = no narrowing. `resource_type` None: rows of any type (system history)."""
+        if resource_type == "Subscription":
+            return self._own_subscriptions(alias)
         if self.unrestricted:
+            if resource_type is None:
+                return or_(alias.c.res_type != "Subscription", self._own_subscriptions(alias))
             return None
         if resource_type is not None:
             return self._type_condition(alias, resource_type)
-        parts = [alias.c.res_type.in_(PUBLIC)]
+        parts = [alias.c.res_type.in_(PUBLIC), and_(alias.c.res_type == "Subscription", self._own_subscriptions(alias))]
         for type_ in (*GOVERNED, "Consent", "AuditEvent", "Provenance"):
             cond = self._type_condition(alias, type_)
             parts.append(alias.c.res_type == type_ if cond is None else and_(alias.c.res_type == type_, cond))
@@ -111,6 +117,11 @@ class CompiledAccess:
             match = alias.c.security == keys[0] if len(keys) == 1 else alias.c.security.in_(keys)
             parts.append(match if owners is None else and_(match, alias.c.owner_org.in_(owners)))
         return or_(*parts) if parts else false()
+
+    def _own_subscriptions(self, alias) -> ColumnElement:
+        if self.client_id is None:
+            return false()
+        return alias.c.security.contains(self._token("client", self.client_id), autoescape=True)
 
     @cached_property
     def _tier_list(self) -> list[str]:
@@ -176,7 +187,7 @@ def compile_access(principal, grants: Grants) -> CompiledAccess:
     unrestricted = (serving(principal)
                     and all(is_all(grants.scope(d, lvl)) for d in DATA_TYPES for lvl in ("icb", "pcn", "practice")))
     if unrestricted:
-        return CompiledAccess(True, True)
+        return CompiledAccess(True, True, client_id=principal.client_id)
     governed: dict[str, object] = {}
     for data_type in DATA_TYPES:
         practice = grants.practice_scope(data_type)

@@ -144,8 +144,10 @@ class Gate:
         """The organisation's view (adapter.audit.view), and of the resources it names only those
         the caller may read now: an AuditEvent must not reveal the id of anything else."""
         from ..audit.event import is_resource_entity, is_security_entity
+        from ..audit.subscriptions import without_others_subscriptions
         from ..audit.view import audit_view
 
+        event = without_others_subscriptions(event, self.principal.client_id)
         if self.unrestricted:
             return event
         grants = self._policy.grants

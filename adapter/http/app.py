@@ -58,6 +58,12 @@ def build_app(config: Config | None = None) -> Flask:
                                         pooled=False), access=access_columns, indexer=SearchIndexer(config.fhir_base))
     install_audit(app, AuditTrail(audit_repo, config.fhir_base, config.audit_spool_dir or default_spool_dir(config),
                                   config.audit_flush_seconds))
+    if config.subscription_allowed_hosts and config.subscription_poll_seconds > 0:
+        from ..subscriptions import Notifier
+
+        notifier = Notifier(context, app.extensions["dthub.auth"].registry, app.extensions["dthub.audit"].record)
+        app.extensions["dthub.subscriptions"] = notifier
+        notifier.start()
     app.register_blueprint(fhir_blueprint())
     app.register_blueprint(health_blueprint())
     app.register_blueprint(auth_blueprint())

@@ -11,6 +11,10 @@ from .request import FhirRequest, FhirResponse
 _TYPE_INTERACTIONS = ("read", "vread", "update", "delete", "history-instance", "history-type", "create",
                       "search-type")
 _HL7 = "http://hl7.org/fhir/SearchParameter/"
+_SUBSCRIPTION_DOC = ("R4 Subscriptions, channel rest-hook only: criteria `Type?params` of a writable type (our search "
+                     "parameters); endpoints on the operator's allowed hosts; no payload = an empty POST, "
+                     "payload application/fhir+json or +xml = a PUT of the resource, as the subscriber may see it, "
+                     "to [endpoint]/[type]/[id]. A Subscription is visible only to the client that created it.")
 
 
 def _search_params(resource_type: str) -> list[dict]:
@@ -41,6 +45,7 @@ def capability_statement(ctx: Context) -> dict:
                                          if not ref.targets or resource_type in ref.targets],
             "searchParam": _search_params(resource_type),
             "operation": operations_for(resource_type),
+            **({"documentation": _SUBSCRIPTION_DOC} if resource_type == "Subscription" else {}),
         })
     return {
         "resourceType": "CapabilityStatement",

@@ -12,6 +12,7 @@ from ..outcomes import Issue, OperationOutcomeError, error, gone, invalid, not_f
 from ..resource_types import ID_PATTERN, allows, is_served
 from ..search.query import parse_search
 from ..storage import WriteResult, WriteUnit
+from ..subscriptions.admission import admit as admit_subscription, prepare as prepare_subscription
 from .context import Context
 from .preconditions import etag_matches, not_modified_since, parse_etag
 from .request import FhirRequest, FhirResponse
@@ -173,6 +174,8 @@ def create_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: st
     # R4: the server assigns the id of a created resource and ignores one in the body.
     resource["id"] = new_id or str(uuid.uuid4())
     resource = _labelled(unit, resource)
+    if resource_type == "Subscription":
+        resource = admit_subscription(ctx, req.principal, resource)
     verdict = gate_of(ctx, req).write(None, resource)
     if not verdict.allowed:
         raise forbidden(verdict)
@@ -193,7 +196,11 @@ def update_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: st
     before = current.resource() if current is not None and not current.deleted else None
     body = _labelled(unit, body)
     if before is not None and not gate.visible(before):
+        if resource_type == "Subscription":  # another client's: as if it did not exist (issue 8)
+            raise not_found(resource_type, id_)
         raise forbidden(_HIDDEN)  # the same answer as for a body the caller may not write
+    if resource_type == "Subscription":
+        body = admit_subscription(ctx, req.principal, body)
     verdict = gate.write(before, body)
     if not verdict.allowed:
         raise forbidden(verdict)
@@ -282,12 +289,16 @@ def _criteria(req: FhirRequest) -> str:
 def create(ctx: Context, req: FhirRequest) -> FhirResponse:
     resource_type = check_type(req.resource_type, "create")
     body = _incoming(ctx, req, resource_type)
+    if resource_type == "Subscription":
+        prepare_subscription(ctx, body)  # DNS outside the write transaction
     return ctx.repo.write_unit(lambda unit: create_in(ctx, unit, req, resource_type, body, req.if_none_exist))
 
 
 def update(ctx: Context, req: FhirRequest) -> FhirResponse:
     resource_type = check_type(req.resource_type, "update")
     body = _incoming(ctx, req, resource_type)
+    if resource_type == "Subscription":
+        prepare_subscription(ctx, body)  # DNS outside the write transaction
     if_match = _if_match(req)
     if req.id is None:
         return ctx.repo.write_unit(lambda unit: conditional_update_in(

@@ -17,7 +17,7 @@ from .codes import DATA_TYPES, ID_CLIENT, OPERATIONAL_PURPOSES
 from .contracts import is_contract_consent
 from .grants import Grants
 from .overrides import Override
-from .resources import GOVERNED, PUBLIC, data_types, level_label, owner, required_data_types
+from .resources import GOVERNED, PUBLIC, data_types, level_label, owner, required_data_types, subscription_owner
 from .scope import is_all
 from .tiers import Tiers, shipped_tiers
 
@@ -67,6 +67,8 @@ def _can_see(principal, grants: Grants, resource: dict, target_visible: Callable
         return _audit_event(principal, resource)
     if rtype == "Provenance":
         return _provenance(principal, resource, target_visible)
+    if rtype == "Subscription":
+        return _subscription(principal, resource)
     return _refuse(f"{rtype or 'this resource'} is not served under the data-use policy", "rule:deny-by-default")
 
 
@@ -190,6 +192,14 @@ def _provenance(principal, resource: dict, target_visible: Callable[[str], bool]
     return _allow("every target is visible to the caller", "rule:provenance-targets")
 
 
+def _subscription(principal, resource: dict) -> Verdict:
+    """A Subscription is its creating client's alone, whatever the caller's role: its channel
+    headers may hold the endpoint's secrets (issue 8)."""
+    if principal.client_id and subscription_owner(resource) == principal.client_id:
+        return _allow("the caller's own Subscription", "rule:subscription-owner")
+    return _refuse("a Subscription is visible only to the client that created it", "rule:subscription-owner")
+
+
 # -- writes ----------------------------------------------------------------------------------
 
 READS = frozenset({"read", "vread", "history-instance", "history-type", "history-system", "search-type",
@@ -210,6 +220,8 @@ def start_check(principal, interaction: str, resource_type: str | None) -> Verdi
         return _refuse(f"{resource_type or 'the system'} is read-only: it ships with the adapter", "rule:read-only")
     if resource_type == "AuditEvent" and interaction != "create":
         return _refuse("the audit trail only grows", "rule:append-only")
+    if resource_type == "Subscription":  # any client may subscribe; notifications are judged as it may see
+        return _allow("a client manages its own Subscriptions", "rule:subscription-owner")
     if principal.purpose not in OPERATIONAL_PURPOSES:
         return _refuse(f"writing is an operation: purpose {principal.purpose} does not allow it", "rule:write-purpose")
     if principal.role == "service":
@@ -238,6 +250,10 @@ def _can_write(principal, before: dict | None, after: dict | None, tiers: Tiers)
         return verdict
     if rtype == "Consent":
         return _consent_write(before, after, tiers)
+    if rtype == "Subscription":
+        if all(subscription_owner(body) == principal.client_id for body in bodies):
+            return verdict
+        return _refuse("a Subscription is written only by the client that owns it", "rule:subscription-owner")
     if rtype == "Measure" and any(_is_shipped_measure(body) for body in bodies):
         return _refuse("the six Measures ship with the adapter: they change only with a release", "rule:read-only")
     if principal.role == "service":

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from mappings.names import first_extension, ref_ods
 
-from .codes import CS_DATA_TYPE, CS_GRANULARITY, DATA_TYPES, LEVELS, MEASURE_REPORT_SUBJECT
+from .codes import CS_DATA_TYPE, CS_GRANULARITY, DATA_TYPES, ID_CLIENT, LEVELS, MEASURE_REPORT_SUBJECT
 
 GOVERNED = ("QuestionnaireResponse", "Task", "MeasureReport")
 # Public reference data: every authenticated caller may read it (policy "Data types, concretely").
@@ -50,3 +50,11 @@ def required_data_types(resource: dict) -> list[str]:
     if resource.get("resourceType") == "Task":
         return ["actions"] if "actions" in labelled else []
     return labelled
+
+
+def subscription_owner(resource: dict) -> str | None:
+    """The client a Subscription belongs to: the `meta.tag` the server writes (…/Id/client), never
+    one a client sent (adapter.subscriptions.admission replaces those)."""
+    tags = (resource.get("meta") or {}).get("tag") or []
+    owners = [t.get("code") for t in tags if isinstance(t, dict) and t.get("system") == ID_CLIENT]
+    return owners[0] if len(owners) == 1 and isinstance(owners[0], str) else None

@@ -128,6 +128,13 @@ BY_TYPE: dict[str, tuple[SearchParam, ...]] = {
         _p("Provenance", "agent", REFERENCE, "agent.who", targets=ORG),
         _p("Provenance", "recorded", DATE, "recorded"),
     ),
+    "Subscription": (
+        _p("Subscription", "status", TOKEN, "status"),
+        _p("Subscription", "type", TOKEN, "channel.type"),
+        _p("Subscription", "url", URI, "channel.endpoint"),
+        _p("Subscription", "criteria", STRING, "criteria"),
+        _p("Subscription", "payload", TOKEN, "channel.payload"),
+    ),
     **{t: _CONFORMANCE(t) for t in ("CodeSystem", "ValueSet", "StructureDefinition", "OperationDefinition",
                                     "SearchParameter")},
 }

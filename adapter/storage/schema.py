@@ -176,6 +176,29 @@ push_sent = Table(
     Column("digest", String(64), nullable=False),
 )
 
+# R4 Subscriptions (adapter.subscriptions): how far the notifier has matched `resource_version.seq`,
+# and the notifications still to send (a row is deleted once its endpoint has answered 2xx).
+subscription_cursor = Table(
+    "subscription_cursor", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+)
+subscription_delivery = Table(
+    "subscription_delivery", metadata,
+    Column("id", SeqType, primary_key=True, autoincrement=True),
+    Column("subscription_id", String(64), nullable=False),
+    Column("res_type", String(64), nullable=False),
+    Column("res_id", String(64), nullable=False),
+    Column("version_id", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt", BigInteger, nullable=False),   # epoch milliseconds
+    Column("claimed_until", BigInteger, nullable=True),   # a notifier's lease (epoch ms)
+    Column("claimed_by", String(64), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_subscription_delivery_due", "next_attempt"),
+    Index("ix_subscription_delivery_subscription", "subscription_id", "id"),
+)
+
 
 def _migration_1(conn) -> None:
     metadata.create_all(conn, tables=[resource, resource_version])
@@ -212,6 +235,11 @@ def _migration_6(conn) -> None:
     metadata.create_all(conn, tables=[push_state, push_sent])
 
 
+def _migration_7(conn) -> None:
+    """R4 Subscriptions: the notifier's cursor and delivery queue (adapter.subscriptions)."""
+    metadata.create_all(conn, tables=[subscription_cursor, subscription_delivery])
+
+
 # Append-only: each entry brings a store from version i to i+1.
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7]
 SCHEMA_VERSION = len(MIGRATIONS)
