@@ -38,6 +38,13 @@ class Config:
     audit_flush_seconds: float = 0.5
     # Small-number suppression threshold k (data-use-policy.md "Small numbers"): never below 2.
     suppression_k: int = 3
+    # Bulk Data $export (adapter.bulk): files on disk (None = beside the store), kept this long.
+    export_dir: str | None = None
+    export_ttl_seconds: int = 24 * 3600
+    export_workers: int = 1                 # runner threads per process (0: this process runs none)
+    export_max_jobs_per_client: int = 2     # unfinished jobs per client; more -> 429
+    export_file_resources: int = 10000      # resources per NDJSON file before it rotates
+    export_lease_seconds: int = 60          # a job whose worker is silent this long is taken over
 
     def __post_init__(self) -> None:
         if not isinstance(self.suppression_k, int) or self.suppression_k < 2:
@@ -92,6 +99,12 @@ def config_from_env(env: Mapping[str, str] | None = None) -> Config:
         audit_spool_dir=env.get("DTHUB_AUDIT_SPOOL_DIR") or None,
         audit_flush_seconds=float(env.get("DTHUB_AUDIT_FLUSH_SECONDS") or defaults.audit_flush_seconds),
         suppression_k=_int(env, "DTHUB_SUPPRESSION_K", defaults.suppression_k),
+        export_dir=env.get("DTHUB_EXPORT_DIR") or None,
+        export_ttl_seconds=_int(env, "DTHUB_EXPORT_TTL_SECONDS", defaults.export_ttl_seconds),
+        export_workers=_int(env, "DTHUB_EXPORT_WORKERS", defaults.export_workers),
+        export_max_jobs_per_client=_int(env, "DTHUB_EXPORT_MAX_JOBS_PER_CLIENT", defaults.export_max_jobs_per_client),
+        export_file_resources=_int(env, "DTHUB_EXPORT_FILE_RESOURCES", defaults.export_file_resources),
+        export_lease_seconds=_int(env, "DTHUB_EXPORT_LEASE_SECONDS", defaults.export_lease_seconds),
     )
 
 

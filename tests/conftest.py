@@ -121,6 +121,9 @@ def app(config):
 def close_app(app) -> None:
     """Store the app's pending audit events and release its connections while its database still
     exists (else its trail's flush at exit fails against a dropped test database)."""
+    bulk = app.extensions.get("dthub.export")
+    if bulk is not None:
+        bulk.close()
     trail = app.extensions.get("dthub.audit")
     if trail is not None:
         trail.close()
