@@ -102,7 +102,8 @@ class JobStore:
         with writing(self._engine) as conn:
             claimed = conn.execute(job_table.update().where(and_(job_table.c.job_id == job_id,
                                                                  self._claimable(now)))
-                                   .values(status="in-progress", owner=worker, lease_until=now + lease)).rowcount
+                                   .values(status="in-progress", owner=worker, lease_until=now + lease,
+                                           progress="Started")).rowcount
         return self.get(job_id) if claimed == 1 else None
 
     def beat(self, job_id: str, worker: str, lease: int, *, progress: str | None = None,

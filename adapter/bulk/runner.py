@@ -283,7 +283,7 @@ class _Progress:
     def beat(self, unit: str, *, force: bool = False) -> None:
         text = (f"Exporting {unit}: {self.written} resources written "
                 f"({len(self.done['units'])} of {self.total} parts of the export done)")
-        self.runner.checkpoint(self.job.job_id, text)
         if not self.runner.jobs.beat(self.job.job_id, self.worker, self.runner.lease, progress=text,
                                      done=self.done if force else None):
             raise JobLost()
+        self.runner.checkpoint(self.job.job_id, text)
