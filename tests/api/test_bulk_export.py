@@ -336,3 +336,17 @@ def test_each_file_part_is_audited_with_the_job(make, client_key):
     assert len(mine) == len(manifest["output"]) == 2
     assert all(e["subtype"][0]["code"] == "operation" for e in mine)
     assert all("audited" in orjson.dumps(e["agent"]).decode() for e in mine)
+
+
+def test_capability_statement_advertises_export_and_its_definition_is_served(app, client_key):
+    http = authorised_client(app, client_key)
+    statement = http.get("/fhir/metadata").get_json()
+    assert "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data" in statement["instantiates"]
+    ops = {op["name"]: op["definition"] for op in statement["rest"][0]["operation"]}
+    assert ops["export"] == "https://fhir.dandthub.co.uk/OperationDefinition/export"
+    found = http.get(f"/fhir/OperationDefinition?url={ops['export']}").get_json()
+    assert found["total"] == 1
+    definition = found["entry"][0]["resource"]
+    assert definition["system"] is True and definition["code"] == "export"
+    assert {p["name"] for p in definition["parameter"]} == {"_outputFormat", "_since", "_type", "_typeFilter",
+                                                            "organization"}
