@@ -63,7 +63,7 @@ class JobStore:
                       purpose=principal.purpose, scopes=str(principal.scopes), request_url=request_url,
                       params=orjson.dumps(params).decode(), status="accepted", progress="Queued",
                       transaction_time=transaction_time, created_at=now, expires_at=now + ttl,
-                      owner=None, lease_until=None, done=orjson.dumps({"output": [], "types": []}).decode(),
+                      owner=None, lease_until=None, done=orjson.dumps({"output": [], "units": []}).decode(),
                       message=None)
         with writing(self._engine) as conn:
             conn.execute(job_table.insert().values(**values))

@@ -350,3 +350,13 @@ def test_capability_statement_advertises_export_and_its_definition_is_served(app
     assert definition["system"] is True and definition["code"] == "export"
     assert {p["name"] for p in definition["parameter"]} == {"_outputFormat", "_since", "_type", "_typeFilter",
                                                             "organization"}
+
+
+def test_the_export_operation_definition_and_capability_statement_conform(app, client_key):
+    from tests.conformance import assert_conformant
+
+    http = authorised_client(app, client_key)
+    for path in ("/fhir/OperationDefinition/export", "/fhir/metadata"):
+        response = http.get(path)
+        assert response.status_code == 200
+        assert_conformant(response.get_json(), http.get(path, headers={"Accept": "application/fhir+xml"}).data)
