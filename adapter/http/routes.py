@@ -7,9 +7,9 @@ from ..auth.bearer import authenticate, authorise
 from ..bulk import service as bulk
 from ..enforcement.gate import Gate
 from ..interactions import bundles, capabilities, crud, evaluate_measure, history, operations, policy_matrix, search
+from ..formats import negotiation
 from ..outcomes import error
 from .parsing import fhir_request
-from ..formats import negotiation
 from .rendering import negotiated_format, render
 
 # Reachable without a token (FHIR http.html#capabilities; SMART App Launch discovery).
