@@ -46,6 +46,13 @@ class Config:
     subscription_retry_max_seconds: float = 300.0
     subscription_timeout_seconds: float = 5.0     # connect and read timeout of one notification
     subscription_poll_seconds: float = 1.0        # how often the notifier looks for new versions
+    # Bulk Data $export (adapter.bulk): files on disk (None = beside the store), kept this long.
+    export_dir: str | None = None
+    export_ttl_seconds: int = 24 * 3600
+    export_workers: int = 1                 # runner threads per process (0: this process runs none)
+    export_max_jobs_per_client: int = 2     # unfinished jobs per client; more -> 429
+    export_file_resources: int = 10000      # resources per NDJSON file before it rotates
+    export_lease_seconds: int = 60          # a job whose worker is silent this long is taken over
 
     def __post_init__(self) -> None:
         if not isinstance(self.suppression_k, int) or self.suppression_k < 2:
@@ -111,6 +118,12 @@ def config_from_env(env: Mapping[str, str] | None = None) -> Config:
         subscription_timeout_seconds=_float(env, "DTHUB_SUBSCRIPTION_TIMEOUT_SECONDS",
                                             defaults.subscription_timeout_seconds),
         subscription_poll_seconds=_float(env, "DTHUB_SUBSCRIPTION_POLL_SECONDS", defaults.subscription_poll_seconds),
+        export_dir=env.get("DTHUB_EXPORT_DIR") or None,
+        export_ttl_seconds=_int(env, "DTHUB_EXPORT_TTL_SECONDS", defaults.export_ttl_seconds),
+        export_workers=_int(env, "DTHUB_EXPORT_WORKERS", defaults.export_workers),
+        export_max_jobs_per_client=_int(env, "DTHUB_EXPORT_MAX_JOBS_PER_CLIENT", defaults.export_max_jobs_per_client),
+        export_file_resources=_int(env, "DTHUB_EXPORT_FILE_RESOURCES", defaults.export_file_resources),
+        export_lease_seconds=_int(env, "DTHUB_EXPORT_LEASE_SECONDS", defaults.export_lease_seconds),
     )
 
 

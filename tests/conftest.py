@@ -124,6 +124,9 @@ def close_app(app) -> None:
     notifier = app.extensions.get("dthub.subscriptions")
     if notifier is not None:
         notifier.stop()
+    bulk = app.extensions.get("dthub.export")
+    if bulk is not None:
+        bulk.close()
     trail = app.extensions.get("dthub.audit")
     if trail is not None:
         trail.close()

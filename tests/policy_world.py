@@ -282,6 +282,9 @@ class World:
         return None
 
     def close(self):
+        bulk = self.app.extensions.get("dthub.export")
+        if bulk is not None:
+            bulk.close()
         trail = self.audit
         if trail is not None and hasattr(trail, "close"):
             trail.close()

@@ -64,6 +64,13 @@ def build_app(config: Config | None = None) -> Flask:
         notifier = Notifier(context, app.extensions["dthub.auth"].registry, app.extensions["dthub.audit"].record)
         app.extensions["dthub.subscriptions"] = notifier
         notifier.start()
+    # Bulk $export: its jobs run in background threads as their callers, audited on the same trail.
+    from ..bulk import build_bulk_export
+
+    registry = app.extensions["dthub.auth"].registry
+    app.extensions["dthub.export"] = build_bulk_export(
+        context, app.extensions["dthub.audit"],
+        lambda client_id: bool((record := registry.get(client_id)) and record.enabled))
     app.register_blueprint(fhir_blueprint())
     app.register_blueprint(health_blueprint())
     app.register_blueprint(auth_blueprint())

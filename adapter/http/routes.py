@@ -1,11 +1,13 @@
 """URL -> interaction. Views only translate HTTP to calls; FHIR semantics live in adapter.interactions."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, send_file
 
 from ..auth.bearer import authenticate, authorise
+from ..bulk import service as bulk
 from ..enforcement.gate import Gate
 from ..interactions import bundles, capabilities, crud, evaluate_measure, history, operations, policy_matrix, search
+from ..formats import negotiation
 from ..outcomes import error
 from .parsing import fhir_request
 from .rendering import negotiated_format, render
@@ -18,6 +20,10 @@ def _ctx():
     return current_app.extensions["dthub"]
 
 
+def _bulk():
+    return current_app.extensions["dthub.export"]
+
+
 def _authorised(interaction: str, resource_type: str | None) -> None:
     authorise(g.principal, interaction, resource_type)
 
@@ -28,6 +34,8 @@ def fhir_blueprint() -> Blueprint:
     @bp.before_request
     def _negotiate_then_authenticate():
         # A 406 must be known before any work is done, and errors reuse the result.
+        if request.endpoint == "fhir.export_file":
+            g.response_format = negotiation.JSON  # the file is NDJSON whatever Accept says; errors are JSON
         negotiated_format()
         if request.endpoint in _OPEN_ENDPOINTS:
             return
@@ -64,6 +72,26 @@ def fhir_blueprint() -> Blueprint:
     def policy_matrix_operation():
         registry = current_app.extensions["dthub.auth"].registry
         return render(policy_matrix.matrix(_ctx(), fhir_request(), registry.get))
+
+    # Bulk Data v2 (adapter.bulk): kick-off, status, cancel, files.
+    @bp.route("/$export", methods=["GET", "POST"])
+    def export_kick_off():
+        if request.headers.get("Accept") and negotiated_format() != negotiation.JSON:
+            raise error(406, "not-supported", "$export answers in application/fhir+json only")
+        return render(bulk.kick_off(_ctx(), fhir_request(with_body=request.method == "POST"), _bulk()))
+
+    @bp.get("/_bulk/<job_id>")
+    def export_status(job_id):
+        return render(bulk.status(_ctx(), fhir_request(), _bulk(), job_id), negotiation.JSON)
+
+    @bp.delete("/_bulk/<job_id>")
+    def export_cancel(job_id):
+        return render(bulk.cancel(_ctx(), fhir_request(), _bulk(), job_id), negotiation.JSON)
+
+    @bp.get("/_bulk/<job_id>/<name>")
+    def export_file(job_id, name):
+        path = bulk.file_path(_ctx(), fhir_request(), _bulk(), job_id, name)
+        return send_file(path, mimetype="application/fhir+ndjson", conditional=False, etag=False)
 
     @bp.get("/_history")
     def history_system():

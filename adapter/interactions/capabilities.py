@@ -63,6 +63,7 @@ def capability_statement(ctx: Context) -> dict:
         "implementation": {"description": "D&T Hub FHIR R4 endpoint", "url": ctx.fhir_base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "application/fhir+xml", "json", "xml"],
+        "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
         "rest": [{
             "mode": "server",
             "security": {
@@ -77,7 +78,8 @@ def capability_statement(ctx: Context) -> dict:
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
             "operation": [{"name": "policy-matrix",
-                           "definition": "https://fhir.dandthub.co.uk/OperationDefinition/policy-matrix"}],
+                           "definition": "https://fhir.dandthub.co.uk/OperationDefinition/policy-matrix"},
+                          {"name": "export", "definition": "https://fhir.dandthub.co.uk/OperationDefinition/export"}],
         }],
     }
 

@@ -200,6 +200,32 @@ subscription_delivery = Table(
 )
 
 
+# Bulk Data $export jobs (adapter.bulk): the job runs as its caller, survives restarts, and is
+# claimed by one worker at a time (status + owner + lease, updated atomically).
+export_job = Table(
+    "export_job", metadata,
+    Column("job_id", String(64), primary_key=True),   # unguessable: it is in the status URL
+    Column("client_id", String(128), nullable=False),
+    Column("org", String(64), nullable=True),
+    Column("role", String(16), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("scopes", Text, nullable=False),
+    Column("request_url", Text, nullable=False),
+    Column("params", Text, nullable=False),            # JSON: types, since, filters, area, notes
+    Column("status", String(16), nullable=False),      # accepted | in-progress | completed | failed | cancelled
+    Column("progress", Text, nullable=True),
+    Column("transaction_time", String(24), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("owner", String(64), nullable=True),        # the worker running it
+    Column("lease_until", BigInteger, nullable=True),  # past this, another worker may take it over
+    Column("done", Text, nullable=False),              # JSON: finished parts [{type, file, count}], errors
+    Column("message", Text, nullable=True),
+    Index("ix_export_job_status", "status", "lease_until"),
+    Index("ix_export_job_client", "client_id", "status"),
+)
+
+
 def _migration_1(conn) -> None:
     metadata.create_all(conn, tables=[resource, resource_version])
 
@@ -240,6 +266,12 @@ def _migration_7(conn) -> None:
     metadata.create_all(conn, tables=[subscription_cursor, subscription_delivery])
 
 
+def _migration_8(conn) -> None:
+    """Bulk Data $export jobs (adapter.bulk)."""
+    metadata.create_all(conn, tables=[export_job])
+
+
 # Append-only: each entry brings a store from version i to i+1.
-MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7]
+MIGRATIONS = [_migration_1, _migration_2, _migration_3, _migration_4, _migration_5, _migration_6, _migration_7,
+              _migration_8]
 SCHEMA_VERSION = len(MIGRATIONS)

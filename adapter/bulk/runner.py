@@ -1,0 +1,289 @@
+"""The background side of $export: worker threads that claim jobs from the store and write each
+job's files as its caller, never on a request thread.
+
+A job reads through `interactions.visible` (the caller's search view, in keyset batches) and
+`aggregates.recent_reports`, writing line by line: memory holds one batch of resources and the
+audit notes of one file part, whatever the export's size. The worker renews its lease every
+`BEAT_EVERY` resources; that is also where it learns the job was cancelled or taken over. A job
+whose worker died (a restart, a killed process) is claimed again once its lease has run out and
+resumes at the first unit (resource type, or the aggregates) it had not finished.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from typing import Callable, Iterator
+
+from ..aggregates.recent import recent_reports
+from ..audit import new_record
+from ..auth.principal import Principal
+from ..auth.scopes import ScopeSet
+from ..enforcement.gate import AuditNotes, Gate
+from ..interactions.context import Context
+from ..interactions.visible import area_of, visible
+from .files import ExportFiles, PartWriter
+from .jobs import Job, JobStore
+from .request import ExportRequest
+
+log = logging.getLogger("dthub.bulk")
+
+BEAT_EVERY = 500
+AGGREGATES = "aggregates"  # the unit of the recent aggregate MeasureReports
+
+
+class JobLost(Exception):
+    """The job is no longer this worker's: cancelled, expired, or taken over."""
+
+
+def units(request: ExportRequest) -> list[str]:
+    """What a job writes, in order: each type, then the recent aggregates when MeasureReports are
+    asked for without a `_typeFilter` on them (a filter asks for particular stored reports)."""
+    out = list(request.types)
+    if "MeasureReport" in request.types and "MeasureReport" not in request.filters:
+        out.append(AGGREGATES)
+    return out
+
+
+def organisations_of(notes: AuditNotes, hierarchy) -> tuple[str, ...]:
+    """As Gate.organisations, for notes already taken: each owner with its PCN, ICB and federations."""
+    owners = {o for o in (*notes.served.values(), *notes.refused.values()) if o}
+    out = set(owners)
+    for ods in owners:
+        practice = hierarchy.practice.get(ods) if hierarchy else None
+        if practice:
+            out |= {o for o in (practice.pcn, practice.icb, *practice.federations) if o}
+    return tuple(sorted(out))
+
+
+class ExportRunner:
+    def __init__(self, ctx: Context, jobs: JobStore, files: ExportFiles, trail, *, workers: int = 1,
+                 lease_seconds: int = 60, file_resources: int = 10000, ttl_seconds: int = 86400,
+                 client_enabled: Callable[[str], bool] | None = None, poll_seconds: float = 2.0):
+        self.ctx, self.jobs, self.files, self.trail = ctx, jobs, files, trail
+        self.workers, self.lease, self.file_resources, self.ttl = workers, lease_seconds, file_resources, ttl_seconds
+        self.client_enabled = client_enabled
+        self.poll_seconds = poll_seconds
+        # Test hook: called with (job id, progress text) at every heartbeat, on the worker thread.
+        self.checkpoint: Callable[[str, str], None] = lambda job_id, progress: None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._running = 0
+        self._idle = threading.Condition(self._lock)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the worker threads (once). They start lazily: on a kick-off, on a status request of an
+        unfinished job, or at app start when the store holds unfinished jobs."""
+        with self._lock:
+            if self._threads or self._stop.is_set():
+                return
+            for n in range(self.workers):
+                thread = threading.Thread(target=self._loop, name=f"dthub-export-{n}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def wake(self) -> None:
+        self.start()
+        self._wake.set()
+
+    def close(self, timeout: float = 30.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """For tests and shutdown: True once no job is running here and none is waiting to be claimed."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._idle:
+                if self._running == 0 and not self.jobs.runnable():
+                    return True
+                self._idle.wait(0.05)
+        return False
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.sweep()
+                ran = self.run_pending()
+            except Exception:  # a store hiccup must not kill the worker: try again later
+                log.exception("export worker: store unavailable")
+                ran = False
+            if not ran:
+                self._wake.wait(self.poll_seconds)
+                self._wake.clear()
+
+    def sweep(self) -> None:
+        """Expired jobs and abandoned cancellations: files, then the row."""
+        for job_id in self.jobs.disposable():
+            self.files.remove_job(job_id)
+            self.jobs.delete(job_id)
+
+    def run_pending(self) -> bool:
+        for job_id in self.jobs.runnable():
+            if self._stop.is_set():
+                return False
+            worker = uuid.uuid4().hex
+            job = self.jobs.claim(job_id, worker, self.lease)
+            if job is not None:
+                with self._idle:
+                    self._running += 1
+                try:
+                    self.run(job, worker)
+                finally:
+                    with self._idle:
+                        self._running -= 1
+                        self._idle.notify_all()
+                return True
+        return False
+
+    # -- one job --------------------------------------------------------------------------------
+    def run(self, job: Job, worker: str) -> None:
+        try:
+            self._run(job, worker)
+        except JobLost:
+            self._lost(job.job_id)
+        except Exception:
+            log.exception("export job %s failed", job.job_id)
+            self.jobs.finish(job.job_id, worker, status="failed",
+                             message=f"The export failed on the server (job {job.job_id}); ask the Hub to check its log")
+            self.files.remove_job(job.job_id)
+
+    def _lost(self, job_id: str) -> None:
+        current = self.jobs.get(job_id)
+        if current is None or current.status == "cancelled":
+            self.files.remove_job(job_id)
+            self.jobs.delete(job_id)
+        # else another worker took it over after a stall: its files are its own now
+
+    def _run(self, job: Job, worker: str) -> None:
+        request = ExportRequest.from_json(job.params)
+        principal = Principal(job.client_id, job.org, job.role, ScopeSet.parse(job.scopes), job.purpose)
+        if self.client_enabled is not None and not self.client_enabled(job.client_id):
+            self.jobs.finish(job.job_id, worker, status="failed", message="The client was disabled")
+            self.files.remove_job(job.job_id)
+            return
+        gate = Gate(self.ctx.policy, principal, self.ctx.repo)
+        hierarchy = self.ctx.policy.inputs().hierarchy
+        area = area_of(hierarchy, request.organization) if request.organization else None
+        todo = units(request)
+        done = {"output": [o for o in job.done.get("output", []) if o["unit"] in job.done.get("units", [])],
+                "units": [u for u in job.done.get("units", []) if u in todo], "error": []}
+        # A previous attempt's unfinished parts are not in `done`: drop them.
+        self.files.remove_except(job.job_id, {o["file"] for o in done["output"]})
+        state = _Progress(self, job, worker, done, len(todo))
+        for unit in todo:
+            if unit in done["units"]:
+                continue
+            if unit == AGGREGATES:
+                items = self._aggregates(gate, principal, area)
+            else:
+                items = self._resources(gate, request, unit, job.transaction_time, area)
+            self._write_unit(job, worker, unit, items, gate, hierarchy, state)
+            done["units"].append(unit)
+            state.beat(f"{unit} done", force=True)
+        if request.ignored:
+            self._write_errors(job, worker, request, done)
+        if not self.jobs.finish(job.job_id, worker, status="completed", done=done, ttl=self.ttl):
+            raise JobLost()
+
+    def _resources(self, gate: Gate, request: ExportRequest, resource_type: str, until: str, area) -> Iterator[dict]:
+        selections = request.selections(resource_type, until=until, area=area)
+        if len(selections) == 1:
+            for _, view in visible(self.ctx, gate, selections[0]):
+                yield view
+            return
+        # Several _typeFilters are ORed (Bulk Data v2): the union, each resource once. Only the
+        # ids written so far are held, never the resources.
+        seen: set[str] = set()
+        for selection in selections:
+            for version, view in visible(self.ctx, gate, selection):
+                if version.id not in seen:
+                    seen.add(version.id)
+                    yield view
+
+    def _aggregates(self, gate: Gate, principal: Principal, area) -> Iterator[dict]:
+        if gate.grants is None:
+            return
+        for item in recent_reports(self.ctx.aggregates, gate.grants, self.ctx.policy.today(),
+                                   no_reuse=principal.role != "service"):
+            if area is not None and item.subject not in area:
+                continue
+            gate.record_served(f"MeasureReport/{item.report['id']}", item.subject, item.sources)
+            yield item.report
+
+    def _write_unit(self, job: Job, worker: str, unit: str, items: Iterator[dict], gate: Gate, hierarchy,
+                    state: "_Progress") -> None:
+        resource_type = "MeasureReport" if unit == AGGREGATES else unit
+        part: PartWriter | None = None
+        try:
+            for resource in items:
+                if part is None:
+                    state.parts += 1
+                    part = self.files.writer(job.job_id, f"{resource_type}-{worker[:8]}-{state.parts}.ndjson")
+                part.write(resource)
+                state.written += 1
+                if part.count >= self.file_resources:
+                    self._publish(job, part, unit, resource_type, gate, hierarchy, state)
+                    part = None
+                elif state.written % BEAT_EVERY == 0:
+                    state.beat(unit)
+            if part is not None:
+                self._publish(job, part, unit, resource_type, gate, hierarchy, state)
+                part = None
+            else:
+                gate.take_notes()  # nothing served (refusals only): nothing to file
+        finally:
+            if part is not None:
+                part.discard()
+
+    def _publish(self, job: Job, part: PartWriter, unit: str, resource_type: str, gate: Gate, hierarchy,
+                 state: "_Progress") -> None:
+        part.close()
+        notes = gate.take_notes()
+        self._audit(job, part.path.name, part.count, notes, hierarchy)
+        state.done["output"].append({"type": resource_type, "file": part.path.name, "count": part.count,
+                                     "unit": unit})
+        state.beat(unit, force=True)
+
+    def _audit(self, job: Job, name: str, count: int, notes: AuditNotes, hierarchy) -> None:
+        """One AccessRecord per file part: what the job served, for whom, and who decided."""
+        query = job.request_url.partition("?")[2]
+        record = new_record(
+            "operation", "GET", "/fhir/$export", 200, client_id=job.client_id, org=job.org, role=job.role,
+            purpose=job.purpose, query=query, outcome_desc=f"Bulk export {job.job_id}: {name}, {count} resources",
+            resources=tuple({**notes.served, **notes.refused}.items()),
+            organisations=organisations_of(notes, hierarchy), deciding=tuple(notes.deciding))
+        self.trail.record(record)
+
+    def _write_errors(self, job: Job, worker: str, request: ExportRequest, done: dict) -> None:
+        """Ignored parameters, as the spec's error file: NDJSON OperationOutcomes (warnings)."""
+        writer = self.files.writer(job.job_id, f"OperationOutcome-{worker[:8]}-0.ndjson")
+        for name in request.ignored:
+            writer.write({"resourceType": "OperationOutcome", "issue": [{
+                "severity": "warning", "code": "not-supported",
+                "diagnostics": f"The parameter {name!r} is not supported by this server's $export and was ignored "
+                               "(send 'Prefer: handling=strict' to have it refused)"}]})
+        writer.close()
+        done["error"] = [{"type": "OperationOutcome", "file": writer.path.name, "count": writer.count}]
+
+
+class _Progress:
+    def __init__(self, runner: ExportRunner, job: Job, worker: str, done: dict, total: int):
+        self.runner, self.job, self.worker, self.done, self.total = runner, job, worker, done, total
+        self.written = 0
+        self.parts = len(done["output"])
+
+    def beat(self, unit: str, *, force: bool = False) -> None:
+        text = (f"Exporting {unit}: {self.written} resources written "
+                f"({len(self.done['units'])} of {self.total} parts of the export done)")
+        if not self.runner.jobs.beat(self.job.job_id, self.worker, self.runner.lease, progress=text,
+                                     done=self.done if force else None):
+            raise JobLost()
+        self.runner.checkpoint(self.job.job_id, text)
