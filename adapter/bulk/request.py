@@ -19,6 +19,9 @@ from ..resource_types import SERVED
 # resources that ship with the adapter are exported only when `_type` names them.
 DEFAULT_TYPES = ("Organization", "Questionnaire", "QuestionnaireResponse", "Task", "Measure", "MeasureReport",
                  "Consent", "Provenance")
+# Everything served but Subscriptions: their channel headers may hold the subscriber's secrets, and
+# an export file outlives the Subscription it would copy (and may be fetched wherever the token goes).
+EXPORTABLE = tuple(t for t in SERVED if t != "Subscription")
 NDJSON = "application/fhir+ndjson"
 # The spec's synonyms; a `+` sent unencoded in a query string arrives as a space.
 OUTPUT_FORMATS = {"application/fhir+ndjson", "application/ndjson", "ndjson", "application/fhir ndjson"}
@@ -89,9 +92,9 @@ def _types(values: list[str]) -> tuple[str, ...]:
     out: list[str] = []
     for value in values:
         for name in (v.strip() for v in value.split(",")):
-            if name not in SERVED:
+            if name not in EXPORTABLE:
                 raise error(400, "not-supported", f"_type {name!r} is not a resource type this server exports; "
-                                                  f"it serves {', '.join(SERVED)}")
+                                                  f"it exports {', '.join(EXPORTABLE)}")
             if name not in out:
                 out.append(name)
     return tuple(out)
@@ -103,8 +106,8 @@ def _filters(values: list[str], types: tuple[str, ...]) -> dict[str, list[list[t
         type_, mark, query = value.partition("?")
         if not mark or not type_ or not query:
             raise error(400, "invalid", f"_typeFilter must be 'Type?criteria', not {value!r}")
-        if type_ not in SERVED:
-            raise error(400, "not-supported", f"_typeFilter names {type_!r}, which is not a served resource type")
+        if type_ not in EXPORTABLE:
+            raise error(400, "not-supported", f"_typeFilter names {type_!r}, which is not an exported resource type")
         if type_ not in types:
             raise error(400, "invalid", f"_typeFilter names {type_}, which this export does not include "
                                         "(name it in _type)")

@@ -77,6 +77,8 @@ def lines(http, url: str) -> list[dict]:
     ("", {"Prefer": ""}, 400, "respond-async"),
     ("?_type=Patient", {}, 400, "Patient"),
     ("?_type=Task,Nope", {}, 400, "Nope"),
+    ("?_type=Subscription", {}, 400, "Subscription"),  # channel headers may hold secrets
+    ("?_type=Task&_typeFilter=Subscription?status=active", {}, 400, "Subscription"),
     ("?_since=yesterday", {}, 400, "_since"),
     ("?_since=2026-01-01", {}, 400, "_since"),
     ("?_typeFilter=Task?colour=red", {}, 400, "colour"),
