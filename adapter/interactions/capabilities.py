@@ -66,6 +66,7 @@ def capability_statement(ctx: Context) -> dict:
         "instantiates": ["http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"],
         "rest": [{
             "mode": "server",
+            "documentation": _REST_DOC,
             "security": {
                 "cors": False,
                 "service": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
@@ -82,6 +83,14 @@ def capability_statement(ctx: Context) -> dict:
                           {"name": "export", "definition": "https://fhir.dandthub.co.uk/OperationDefinition/export"}],
         }],
     }
+
+
+# How an ICS takes data in bulk, hears of changes, and has it pushed: the last is a client of the
+# ICS's server rather than an interaction of this one, so it is described here and not listed.
+_REST_DOC = ("ICS integration: system-level Bulk Data v2 `$export` (area by the `organization` parameter); "
+             "R4 Subscriptions with the rest-hook channel (endpoints on configured hosts only); and push to a "
+             "shared-record FHIR server (`dthub push`: a registered client's view sent as transaction Bundles "
+             "of conditional updates, with SMART Backend Services at the target).")
 
 
 def smart_configuration(config) -> dict:

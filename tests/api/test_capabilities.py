@@ -94,3 +94,16 @@ def test_statement_declares_r4_formats_and_system_history(client):
     assert {"application/fhir+json", "application/fhir+xml"} <= set(statement["format"])
     assert {"code": "history-system"} in statement["rest"][0]["interaction"]
     assert client.get("/fhir/_history").status_code == 200
+
+
+def test_statement_advertises_the_ics_integration(client):
+    """Bulk export as a system operation (and the Bulk Data statement it instantiates), Subscription
+    with its rest-hook channel, and push in the REST documentation (push is a client of another server)."""
+    statement = client.get("/fhir/metadata").get_json()
+    rest = statement["rest"][0]
+    assert "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data" in statement["instantiates"]
+    assert "export" in {o["name"] for o in rest["operation"]}
+    subscription = next(r for r in rest["resource"] if r["type"] == "Subscription")
+    assert "rest-hook" in subscription["documentation"]
+    assert {"create", "read", "search-type"} <= {i["code"] for i in subscription["interaction"]}
+    assert "dthub push" in rest["documentation"] and "$export" in rest["documentation"]
