@@ -19,7 +19,7 @@ from ..aggregates.recent import recent_reports
 from ..audit import new_record
 from ..auth.principal import Principal
 from ..auth.scopes import ScopeSet
-from ..enforcement.gate import AuditNotes, Gate
+from ..enforcement.gate import AuditNotes, Gate, organisations_of
 from ..interactions.context import Context
 from ..interactions.visible import area_of, visible
 from .files import ExportFiles, PartWriter
@@ -43,17 +43,6 @@ def units(request: ExportRequest) -> list[str]:
     if "MeasureReport" in request.types and "MeasureReport" not in request.filters:
         out.append(AGGREGATES)
     return out
-
-
-def organisations_of(notes: AuditNotes, hierarchy) -> tuple[str, ...]:
-    """As Gate.organisations, for notes already taken: each owner with its PCN, ICB and federations."""
-    owners = {o for o in (*notes.served.values(), *notes.refused.values()) if o}
-    out = set(owners)
-    for ods in owners:
-        practice = hierarchy.practice.get(ods) if hierarchy else None
-        if practice:
-            out |= {o for o in (practice.pcn, practice.icb, *practice.federations) if o}
-    return tuple(sorted(out))
 
 
 class ExportRunner:

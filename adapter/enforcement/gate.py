@@ -33,6 +33,18 @@ class AuditNotes:
     reason: str | None = None
 
 
+def organisations_of(notes: AuditNotes, hierarchy) -> tuple[str, ...]:
+    """The organisations whose data the notes touched: each owner, with its PCN, ICB and
+    federations, so that each of them can find the access in its audit trail."""
+    owners = {o for o in (*notes.served.values(), *notes.refused.values()) if o}
+    out: set[str] = set(owners)
+    for ods in owners:
+        practice = hierarchy.practice.get(ods) if hierarchy else None
+        if practice:
+            out |= {o for o in (practice.pcn, practice.icb, *practice.federations) if o}
+    return tuple(sorted(out))
+
+
 class Gate:
     def __init__(self, state: PolicyState | None, principal, repo):
         self.principal = principal
@@ -211,16 +223,5 @@ class Gate:
         return taken
 
     def organisations(self) -> tuple[str, ...]:
-        """The organisations the request touched data of: each owner, with its PCN, ICB and
-        federations, so that each of them can find the access in its audit trail."""
-        owners = {o for o in (*self.notes.served.values(), *self.notes.refused.values()) if o}
-        if not owners:
-            return ()
-        hierarchy = self._policy.grants.hierarchy if self._policy else None
-        out: set[str] = set(owners)
-        for ods in owners:
-            practice = hierarchy.practice.get(ods) if hierarchy else None
-            if practice:
-                out |= {o for o in (practice.pcn, practice.icb, *practice.federations) if o}
-        return tuple(sorted(out))
+        return organisations_of(self.notes, self._policy.grants.hierarchy if self._policy else None)
 
