@@ -23,7 +23,7 @@ from ..storage.engine import writing
 from ..storage.schema import idx_reference, resource, search_result, search_run
 from .parameters import SPECIAL, params_for, reference_params
 from .query import Include, SearchQuery
-from .sql import ConditionBuilder, sort_key
+from .sql import ConditionBuilder, narrows, sort_key
 
 SEARCH_TTL_SECONDS = 3600
 # A repeat of a materialised search within this time reuses its list when nothing it reads has
@@ -73,7 +73,9 @@ class SearchEngine:
     # -- matching -----------------------------------------------------------------------------
     def _where(self, owner, query: SearchQuery, access: AccessFilter | None):
         conds = [owner.c.res_type == query.resource_type, owner.c.deleted.is_(False)]
-        conds += [self._conditions.criterion(owner, c, (query.resource_type,), access) for c in query.criteria]
+        per_row = any(narrows(c) for c in query.criteria)
+        conds += [self._conditions.criterion(owner, c, (query.resource_type,), access, per_row=per_row)
+                  for c in query.criteria]
         narrowed = access(owner, query.resource_type) if access else None
         if narrowed is not None:
             conds.append(narrowed)

@@ -3,12 +3,15 @@
 Every condition is `res_id IN (SELECT res_id FROM <index> WHERE res_type = … AND param = … AND
 <match>)`: the database starts from the selective index rows instead of probing every candidate
 resource, and ORs, ANDs, :not and :missing compose without joins that would multiply rows.
+The one exception: beside a criterion that `narrows` (an equality lookup), a date range is checked
+per candidate row by (res_id, res_type, param), since listing a broad range costs more than the
+search it narrows (`QuestionnaireResponse?subject.partof=…&authored=ge2026…`: 7 ms to 0.1 ms).
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import and_, not_, or_, select
+from sqlalchemy import and_, exists, not_, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.expression import FunctionElement
@@ -123,14 +126,27 @@ def _visible(access, alias, types: tuple[str, ...]) -> list[ColumnElement]:
     return [or_(*parts)]
 
 
+def narrows(crit: Criterion) -> bool:
+    """Picks its rows by equality on an index (a code, a reference, an id, a chain or `_has`
+    through one): few rows, so other criteria are cheaper checked per row than listed."""
+    if crit.chain is not None or crit.has is not None or crit.param == "_id":
+        return crit.modifier != "not"
+    return crit.type in (TOKEN, URI, REFERENCE) and crit.modifier in (None, "identifier") or \
+        crit.type == STRING and crit.modifier == "exact"
+
+
 class ConditionBuilder:
     def __init__(self, fhir_base: str):
         self._base = fhir_base
 
-    def criterion(self, owner, crit: Criterion, types: tuple[str, ...], access=None) -> ColumnElement:
+    def criterion(self, owner, crit: Criterion, types: tuple[str, ...], access=None, *,
+                  per_row: bool = False) -> ColumnElement:
         """`types`: the resource type(s) `owner` rows can have (the searched type, or a chain's targets).
         `access` narrows the resources a chain or `_has` passes through to those the caller may
-        see, so a predicate over hidden data matches as if that data were absent."""
+        see, so a predicate over hidden data matches as if that data were absent. `per_row`: the
+        search has a `narrows` criterion, so a date range is checked per candidate row."""
+        if per_row and crit.type == DATE and crit.modifier is None and not crit.param.startswith("_"):
+            return self._date_per_row(owner, crit, types)
         if crit.has:
             return self._has(owner, crit, types, access)
         if crit.chain:
@@ -150,6 +166,17 @@ class ConditionBuilder:
         if crit.modifier == "not":  # R4: matches resources without that value, including those with none
             return not_(_rows_of(table, owner, types, crit.param, or_(*[_token(table, v, None) for v in crit.values])))
         return _rows_of(table, owner, types, crit.param, or_(*[self._value(table, crit, v) for v in crit.values]))
+
+    def _date_per_row(self, owner, crit: Criterion, types: tuple[str, ...]) -> ColumnElement:
+        # A broad range (authored=ge2026) as an IN list lists most of the type, per search; per
+        # candidate it is one lookup by (res_id, res_type, param). The range columns are kept out
+        # of index choice, or SQLite walks the range index for each candidate instead.
+        table = idx_date.alias()
+        low, high = _NotAnIndexKey(table.c.low), _NotAnIndexKey(table.c.high)
+        return exists(select(table.c.res_id).where(and_(
+            table.c.res_id == owner.c.res_id,
+            table.c.res_type.in_(types) if len(types) > 1 else table.c.res_type == types[0],
+            table.c.param == crit.param, or_(*[_date_match(low, high, v) for v in crit.values]))))
 
     def _value(self, table, crit: Criterion, value: str) -> ColumnElement:
         if crit.type in (TOKEN, URI):
