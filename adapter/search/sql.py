@@ -3,9 +3,9 @@
 Every condition is `res_id IN (SELECT res_id FROM <index> WHERE res_type = … AND param = … AND
 <match>)`: the database starts from the selective index rows instead of probing every candidate
 resource, and ORs, ANDs, :not and :missing compose without joins that would multiply rows.
-The one exception: beside a criterion that `narrows` (an equality lookup), a date range is checked
-per candidate row by (res_id, res_type, param), since listing a broad range costs more than the
-search it narrows (`QuestionnaireResponse?subject.partof=…&authored=ge2026…`: 7 ms to 0.1 ms).
+The one exception: beside a criterion that `narrows` (a reference, a chain, an id), codes and dates
+are checked per candidate row by (res_id, res_type, param), since listing a broad value costs more
+than the search it narrows (`QuestionnaireResponse?subject.partof=…&authored=ge2026…`: 7 ms to 0.1 ms).
 """
 from __future__ import annotations
 
@@ -44,14 +44,18 @@ def _rows_of(table, owner, types: tuple[str, ...], param: str, match: ColumnElem
 def _token(table, value: str, modifier: str | None) -> ColumnElement:
     if modifier == "text":
         return table.c.text_norm.like(_like_escape(fold(value)) + "%", escape="\\")
+    return _code_match(table.c.code, table.c.system, value)
+
+
+def _code_match(code, system, value: str) -> ColumnElement:
     if "|" in value:
-        system, code = value.split("|", 1)
-        if system == "":
-            return and_(table.c.system == "", table.c.code == code)
-        if code == "":
-            return table.c.system == system
-        return and_(table.c.system == system, table.c.code == code)
-    return table.c.code == value
+        system_value, code_value = value.split("|", 1)
+        if system_value == "":
+            return and_(system == "", code == code_value)
+        if code_value == "":
+            return system == system_value
+        return and_(system == system_value, code == code_value)
+    return code == value
 
 
 def _string(table, value: str, modifier: str | None) -> ColumnElement:
@@ -127,12 +131,11 @@ def _visible(access, alias, types: tuple[str, ...]) -> list[ColumnElement]:
 
 
 def narrows(crit: Criterion) -> bool:
-    """Picks its rows by equality on an index (a code, a reference, an id, a chain or `_has`
-    through one): few rows, so other criteria are cheaper checked per row than listed."""
+    """Picks its rows by a reference (a subject, an owner, a chain or `_has` through one) or by id:
+    few rows, so the search's value criteria (codes, dates) are cheaper checked per row than listed."""
     if crit.chain is not None or crit.has is not None or crit.param == "_id":
         return crit.modifier != "not"
-    return crit.type in (TOKEN, URI, REFERENCE) and crit.modifier in (None, "identifier") or \
-        crit.type == STRING and crit.modifier == "exact"
+    return crit.type == REFERENCE and crit.modifier in (None, "identifier")
 
 
 class ConditionBuilder:
@@ -145,8 +148,9 @@ class ConditionBuilder:
         `access` narrows the resources a chain or `_has` passes through to those the caller may
         see, so a predicate over hidden data matches as if that data were absent. `per_row`: the
         search has a `narrows` criterion, so a date range is checked per candidate row."""
-        if per_row and crit.type == DATE and crit.modifier is None and not crit.param.startswith("_"):
-            return self._date_per_row(owner, crit, types)
+        if per_row and crit.modifier is None and not crit.param.startswith("_") and \
+                crit.chain is None and crit.has is None and crit.type in (DATE, TOKEN, URI):
+            return self._per_row(owner, crit, types)
         if crit.has:
             return self._has(owner, crit, types, access)
         if crit.chain:
@@ -167,16 +171,21 @@ class ConditionBuilder:
             return not_(_rows_of(table, owner, types, crit.param, or_(*[_token(table, v, None) for v in crit.values])))
         return _rows_of(table, owner, types, crit.param, or_(*[self._value(table, crit, v) for v in crit.values]))
 
-    def _date_per_row(self, owner, crit: Criterion, types: tuple[str, ...]) -> ColumnElement:
-        # A broad range (authored=ge2026) as an IN list lists most of the type, per search; per
-        # candidate it is one lookup by (res_id, res_type, param). The range columns are kept out
-        # of index choice, or SQLite walks the range index for each candidate instead.
-        table = idx_date.alias()
-        low, high = _NotAnIndexKey(table.c.low), _NotAnIndexKey(table.c.high)
+    def _per_row(self, owner, crit: Criterion, types: tuple[str, ...]) -> ColumnElement:
+        # A broad value (authored=ge2026, status=in-progress) as an IN list lists much of the type,
+        # per search; per candidate it is one lookup by (res_id, res_type, param). The value columns
+        # are kept out of index choice, or SQLite walks the value index for each candidate instead.
+        table = _TABLE[crit.type].alias()
+        if crit.type == DATE:
+            low, high = _NotAnIndexKey(table.c.low), _NotAnIndexKey(table.c.high)
+            match = or_(*[_date_match(low, high, v) for v in crit.values])
+        else:
+            code, system = _NotAnIndexKey(table.c.code), _NotAnIndexKey(table.c.system)
+            match = or_(*[_code_match(code, system, v) if crit.type == TOKEN else code == v for v in crit.values])
         return exists(select(table.c.res_id).where(and_(
             table.c.res_id == owner.c.res_id,
             table.c.res_type.in_(types) if len(types) > 1 else table.c.res_type == types[0],
-            table.c.param == crit.param, or_(*[_date_match(low, high, v) for v in crit.values]))))
+            table.c.param == crit.param, match)))
 
     def _value(self, table, crit: Criterion, value: str) -> ColumnElement:
         if crit.type in (TOKEN, URI):
