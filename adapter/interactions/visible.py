@@ -26,7 +26,7 @@ from ..enforcement.gate import Gate
 from ..policy.hierarchy import Hierarchy
 from ..policy.resources import GOVERNED
 from ..outcomes import error
-from ..search.query import SearchQuery, parse_search
+from ..search.query import RESULT_PARAMS, SearchQuery, parse_search
 from ..storage import StoredVersion
 from ..storage.schema import idx_reference, resource
 from .context import Context
@@ -97,7 +97,7 @@ def checked(selection: Selection) -> SearchQuery:
     """The selection's search, or a 400 naming what a bulk filter cannot take: unknown parameters
     (a bulk request cannot report them page by page) and result parameters."""
     for key, _ in selection.params:
-        if key.split(":")[0] in ("_include", "_revinclude", "_sort", "_count", "_summary", "_elements", "_total"):
+        if key.split(":")[0] in RESULT_PARAMS:
             raise error(400, "not-supported", f"{key} is a result parameter; a bulk filter takes search criteria only")
     query = parse_search(selection.resource_type, selection.params)
     if query.unknown:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from .report import EXIT_INTERRUPTED, EXIT_USAGE
@@ -12,16 +11,14 @@ from .run import TYPES, PushOptions
 
 
 def _instant(value: str) -> str:
-    """An R4 instant, normalised to the store's fixed-width UTC form (it compares as text)."""
-    from datetime import timezone
+    """An R4 instant in the store's fixed-width UTC form (it compares as text), as the API parses it."""
+    from ..interactions.preconditions import stored_instant
+    from ..outcomes import OperationOutcomeError
 
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an instant such as 2026-11-01T00:00:00Z") from exc
-    if parsed.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"{value!r} has no time zone (add Z or +00:00)")
-    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return stored_instant(value)
+    except OperationOutcomeError as exc:
+        raise argparse.ArgumentTypeError(exc.issues[0].diagnostics if exc.issues else str(exc)) from None
 
 
 def _positive(value: str) -> int:
@@ -39,6 +36,8 @@ def register(sub) -> None:
     p.add_argument("--target-key", required=True, help="private JWK (JSON) or PEM key registered at the target")
     p.add_argument("--target-scope", default="system/*.cus",
                    help='scopes asked of the target (default "system/*.cus": a conditional update searches, then updates or creates)')
+    p.add_argument("--purpose", choices=("HMARKT", "HOPERAT", "HQUALIMP"),
+                   help="the purpose of use the client acts for (one it is registered for; default: its first)")
     p.add_argument("--since", type=_instant, help="push what changed after this instant instead of since the last push")
     p.add_argument("--full", action="store_true", help="forget this stream's mark and ledger: send everything again")
     p.add_argument("--batch-size", type=_positive, default=100, help="entries per transaction Bundle (default 100)")
@@ -64,8 +63,7 @@ def run_command(args: argparse.Namespace) -> int:
     from ..auth.clients import ClientRegistry
     from ..config import config_from_env
     from ..context_factory import build_context
-    from ..interactions.policy_matrix import principal_of
-    from .run import push
+    from .run import client_principal, push
     from .target import Target
 
     types = tuple(t.strip() for t in args.types.split(",") if t.strip()) if args.types else TYPES
@@ -90,6 +88,10 @@ def run_command(args: argparse.Namespace) -> int:
         return _fail(f"no client {args.client_id!r} is registered in the source store")
     if not record.enabled:
         return _fail(f"client {args.client_id!r} is disabled")
+    try:
+        principal = client_principal(record, args.purpose)
+    except ValueError as exc:
+        return _fail(str(exc))
     target_order = tuple(t for t in TYPES if t in types)  # dependency order whatever the order given
     options = PushOptions(args.target, since=args.since, full=args.full, batch_size=args.batch_size,
                           dry_run=args.dry_run, aggregates=not args.no_aggregates, types=target_order)
@@ -99,7 +101,7 @@ def run_command(args: argparse.Namespace) -> int:
                                                  config.audit_spool_dir or default_spool_dir(config),
                                                  config.audit_flush_seconds)
     try:
-        report = push(ctx, principal_of(record), options, target=target, trail=trail,
+        report = push(ctx, principal, options, target=target, trail=trail,
                       progress=lambda step: print(f"  {step} ...", file=sys.stderr) if sys.stderr.isatty() else None)
     finally:
         if trail is not None:

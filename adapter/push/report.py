@@ -31,6 +31,7 @@ class PushReport:
     resumed: bool = False           # the previous run of this stream was interrupted
     full_sweep: str | None = None   # why the whole visible set was read ("first push", "grants changed", ...)
     types: dict[str, Counts] = field(default_factory=dict)
+    out_of_scope: list[str] = field(default_factory=list)   # types (or "aggregates") the client's scopes do not grant
     aggregates: Counts = field(default_factory=Counts)
     failures: list[dict] = field(default_factory=list)
     error: str | None = None
@@ -61,6 +62,8 @@ class PushReport:
         rows = list(self.types.items()) + [("aggregates", self.aggregates)]
         for name, c in rows:
             lines.append(f"{name:<24}{c.selected:>9}{c.unchanged:>10}{c.sent:>7}{c.created:>9}{c.updated:>9}{c.failed:>8}")
+        if self.out_of_scope:
+            lines.append(f"not in the client's scopes (not read, not sent): {', '.join(self.out_of_scope)}")
         for failure in self.failures[:20]:
             lines.append(f"  refused {failure['type']}/{failure['id']} ({failure['status']}): {failure['text']}")
         if len(self.failures) > 20:

@@ -12,7 +12,8 @@ import orjson
 
 from ..aggregates.recent import recent_reports
 from ..audit import AuditTrail, new_record
-from ..enforcement.gate import AuditNotes, Gate
+from ..auth.principal import Principal
+from ..enforcement.gate import AuditNotes, Gate, organisations_of
 from ..interactions.context import Context
 from ..interactions.visible import Selection, visible
 from ..policy import DATA_TYPES, LEVELS, is_all
@@ -36,6 +37,15 @@ class PushOptions:
     dry_run: bool = False
     aggregates: bool = True
     types: tuple[str, ...] = TYPES
+
+
+def client_principal(record, purpose: str | None = None) -> Principal:
+    """The registered client as its best token would make it: its registered scopes and a purpose it
+    is registered for (the token endpoint's rule). ValueError names what is wrong."""
+    purpose = purpose or record.default_purpose
+    if purpose not in (record.purposes or ("HMARKT",)):
+        raise ValueError(f"client {record.client_id!r} is not registered for purpose {purpose}")
+    return Principal(record.client_id, record.org, record.role, record.scopes, purpose)
 
 
 def grants_fingerprint(principal, grants) -> str:
@@ -115,12 +125,14 @@ class _Batches:
         if self.trail is None:
             return
         refs = {f"{t}/{i}" for t, i in ((b["resourceType"], b["id"]) for b in sent)}
-        self.gate.notes = AuditNotes(served={r: o for r, o in notes.served.items() if r in refs},
-                                     refused=dict(notes.refused), deciding=dict(notes.deciding))
+        kept = AuditNotes(served={r: o for r, o in notes.served.items() if r in refs},
+                          refused=dict(notes.refused), deciding=dict(notes.deciding))
         for (rtype, id_), (subject, sources) in aggregates.items():
-            self.gate.record_served(f"{rtype}/{id_}", subject, sources)
-        organisations = self.gate.organisations()
-        kept = self.gate.take_notes()
+            kept.served[f"{rtype}/{id_}"] = subject
+            for source in sources:
+                kept.deciding.setdefault(source)
+        grants = self.gate.grants
+        organisations = organisations_of(kept, grants.hierarchy if grants is not None else None)
         principal = self.gate.principal
         self.trail.record(new_record(
             "operation", "POST", "push", status, query=f"target={self.state.target}&entries={len(sent)}",
@@ -157,13 +169,19 @@ def push(ctx: Context, principal, options: PushOptions, *, target: Target | None
             state.started(report.until)
             target.authenticate()
         for resource_type in options.types:
+            if not _searchable(principal, resource_type):
+                report.out_of_scope.append(resource_type)
+                continue
             counts = report.counts(resource_type)
             if progress:
                 progress(resource_type)
             for _version, view in _views(ctx, gate, resource_type, report):
                 batches.add(body_to_send(view), counts)
             batches.flush()
-        if options.aggregates and gate.grants is not None:
+        # Aggregates are MeasureReports the client reads ($evaluate-measure's scope rule).
+        if options.aggregates and not _searchable(principal, "MeasureReport"):
+            report.out_of_scope.append("aggregates")
+        elif options.aggregates and gate.grants is not None:
             if progress:
                 progress("aggregates")
             for item in recent_reports(ctx.aggregates, gate.grants, ctx.policy.today(),
@@ -183,6 +201,11 @@ def push(ctx: Context, principal, options: PushOptions, *, target: Target | None
         report.requests = target.requests if target is not None else 0
         report.duration_seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _searchable(principal, resource_type: str) -> bool:
+    """What a search by the client could return: its scopes grant reading and searching the type."""
+    return principal.scopes.allows(resource_type, "r") and principal.scopes.allows(resource_type, "s")
 
 
 def _views(ctx: Context, gate: Gate, resource_type: str, report: PushReport) -> Iterator[tuple]:

@@ -21,10 +21,10 @@ from adapter.audit import AuditTrail
 from adapter.auth.clients import ClientRegistry
 from adapter.context_factory import build_context
 from adapter.enforcement.gate import Gate
-from adapter.interactions.policy_matrix import principal_of
 from adapter.interactions.visible import Selection, visible
 from adapter.policy import override_consent
 from adapter.push import TYPES, PushOptions, Target, push
+from adapter.push.run import client_principal
 from adapter.push.entries import body_to_send
 from tests.conftest import ROOT, _clean_pg, close_app, make_config, new_pg_database, register_client, start_live_server
 from tests.policy_oracle import TODAY, contract_consent
@@ -53,7 +53,7 @@ class Source:
             self.registry.add(client_id, org=org, role=role, scopes="system/*.rs", purposes=["HOPERAT"], jwks=jwks)
 
     def principal(self, client_id: str):
-        return principal_of(self.registry.get(client_id))
+        return client_principal(self.registry.get(client_id))
 
     def view(self, client_id: str) -> dict[str, dict[str, dict]]:
         """What the client may see, by type and id, as a search serves it (minus version metadata)."""
@@ -302,6 +302,12 @@ def test_bad_cli_inputs_exit_with_a_clear_message(source, target, client_key, tm
     source.registry.set_enabled("src-icb", True)
     assert main(base + ["--client-id", "src-icb", "--target-key", str(key), "--types", "Consent"]) == 2
     assert "Consent cannot be pushed" in capsys.readouterr().err
+    # A purpose the client is not registered for (it is registered for HOPERAT only), and a bad --since.
+    assert main(base + ["--client-id", "src-icb", "--target-key", str(key), "--purpose", "HQUALIMP"]) == 2
+    assert "not registered for purpose HQUALIMP" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:
+        main(base + ["--client-id", "src-icb", "--target-key", str(key), "--since", "2026-01-01T00:00:00"])
+    assert usage.value.code == 2 and "time zone" in capsys.readouterr().err
 
     # A dry run reads and counts, and sends nothing.
     assert main(base + ["--client-id", "src-icb", "--target-key", str(key), "--dry-run"]) == 0
@@ -316,3 +322,17 @@ def test_bad_cli_inputs_exit_with_a_clear_message(source, target, client_key, tm
     assert main(base[:3] + ["--target-client-id", "stranger", "--client-id", "src-icb", "--target-key", str(key)]) == 3
     assert "refused 'stranger'" in capsys.readouterr().out
     assert held(target, "Organization") == {}
+
+
+def test_a_client_pushes_only_the_types_its_registered_scopes_let_it_search(source, target, client_key):
+    """As a search by its best token would: a client registered for Organizations only pushes
+    Organizations, whatever the policy would let it see, and no aggregates."""
+    source.registry.add("src-orgs-only", org="QAA", role="icb", scopes="system/Organization.rs",
+                        purposes=["HOPERAT"], jwks=client_key[1])
+    report = run(source, target, "src-orgs-only", client_key[0], batch_size=50)
+    assert report.exit_code == 0, report.summary()
+    assert report.out_of_scope == ["Questionnaire", "QuestionnaireResponse", "Task", "MeasureReport", "aggregates"]
+    assert "not in the client's scopes" in report.summary()
+    assert set(held(target, "Organization")) == set(source.view("src-orgs-only")["Organization"])
+    for type_ in ("Questionnaire", "QuestionnaireResponse", "Task", "MeasureReport"):
+        assert held(target, type_) == {}, type_
