@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..policy.grants import Grants
 from .definitions import MEASURES
@@ -62,10 +62,15 @@ def subjects(grants: Grants, measure_id: str) -> list[tuple[str, str | None]]:
 
 
 def recent_reports(aggregates: Aggregates, grants: Grants, today: date, *, no_reuse: bool = True,
-                   measures: tuple[str, ...] | None = None) -> Iterator[RecentReport]:
+                   measures: tuple[str, ...] | None = None,
+                   subjects_filter: Callable[[str, str | None], bool] | None = None) -> Iterator[RecentReport]:
+    """`subjects_filter(subject, cell_icb)` picks the groups wanted before anything is evaluated
+    (an export narrowed to one organisation); default all the grants allow."""
     quarters = complete_quarters(today)
     for measure_id in measures or tuple(MEASURES):
         for subject, cell_icb in subjects(grants, measure_id):
+            if subjects_filter is not None and not subjects_filter(subject, cell_icb):
+                continue
             for period in quarters:
                 outcome = aggregates.evaluate(grants, measure_id, subject, period, cell_icb, no_reuse=no_reuse)
                 if outcome.refusal is not None:  # granted above, so only a race with a Consent change

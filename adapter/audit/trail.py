@@ -78,13 +78,18 @@ class _Segment:
     records: list[AccessRecord]
 
 
-def default_spool_dir(config) -> str:
-    """Per store, so that a replay never lands in another store: next to a SQLite file, else
-    under var/ keyed by the database URL."""
+def per_store_dir(config, suffix: str) -> str:
+    """A directory of one store's own (the audit spool, export files), so that nothing written for
+    one store is ever read for another: next to a SQLite file (`<store>.<suffix>`), else under
+    var/<suffix>/ keyed by the database URL."""
     url = config.database_url
     if url.startswith("sqlite:///") and ":memory:" not in url:
-        return str(Path(url[len("sqlite:///"):]).with_suffix(".audit-spool"))
-    return str(Path("var") / "audit-spool" / hashlib.sha256(url.encode()).hexdigest()[:16])
+        return str(Path(url[len("sqlite:///"):]).with_suffix(f".{suffix}"))
+    return str(Path("var") / suffix / hashlib.sha256(url.encode()).hexdigest()[:16])
+
+
+def default_spool_dir(config) -> str:
+    return per_store_dir(config, "audit-spool")
 
 
 class AuditTrail:

@@ -1,6 +1,6 @@
 """Bulk Data export (HL7 FHIR Bulk Data Access v2, system level): `GET /fhir/$export`.
 
-    bulk = build_bulk_export(ctx, trail, client_enabled)   # in the app factory
+    bulk = build_bulk_export(ctx, trail, registry.get)   # in the app factory
     service.kick_off(ctx, req, bulk) -> 202 + Content-Location
     service.status(...) -> 202 (X-Progress, Retry-After) | 200 manifest;  service.cancel(...) -> 202
     service.file_path(...) -> the NDJSON file to stream back
@@ -13,20 +13,22 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..audit.trail import per_store_dir
+from ..auth.clients import ClientRecord
 from ..interactions.context import Context
-from .files import ExportFiles, default_export_dir
+from .files import ExportFiles
 from .jobs import JobStore
 from .runner import ExportRunner
 from .service import BulkExport
 
 
-def build_bulk_export(ctx: Context, trail, client_enabled: Callable[[str], bool] | None = None) -> BulkExport:
+def build_bulk_export(ctx: Context, trail, client_record: Callable[[str], ClientRecord | None] | None = None) -> BulkExport:
     config = ctx.config
     jobs = JobStore(ctx.repo)
-    files = ExportFiles(config.export_dir or default_export_dir(config))
+    files = ExportFiles(config.export_dir or per_store_dir(config, "exports"))
     runner = ExportRunner(ctx, jobs, files, trail, workers=config.export_workers,
                           lease_seconds=config.export_lease_seconds, file_resources=config.export_file_resources,
-                          ttl_seconds=config.export_ttl_seconds, client_enabled=client_enabled)
+                          ttl_seconds=config.export_ttl_seconds, client_record=client_record)
     if config.export_workers > 0 and jobs.any_unfinished():
         runner.start()  # jobs accepted before a restart continue
     return BulkExport(config, jobs, files, runner)

@@ -3,7 +3,6 @@ flat whatever the size) under a temporary name and renamed when complete, so a r
 half a file."""
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -11,17 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from ..config import Config
-
 FILE_NAME = re.compile(r"^[A-Za-z]+-[0-9a-f]{8}-[0-9]+\.ndjson$")
-
-
-def default_export_dir(config: Config) -> str:
-    """Per store, like the audit spool: beside a SQLite file, else under var/ keyed by the URL."""
-    url = config.database_url
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        return str(Path(url[len("sqlite:///"):]).with_suffix(".exports"))
-    return str(Path("var") / "exports" / hashlib.sha256(url.encode()).hexdigest()[:16])
 
 
 class ExportFiles:

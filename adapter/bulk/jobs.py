@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, text
 
 from ..storage import Repository
 from ..storage.engine import writing
@@ -56,7 +56,11 @@ class JobStore:
     def now(self) -> int:
         return int(self._clock())
 
-    def create(self, *, principal, request_url: str, params: dict, transaction_time: str, ttl: int) -> Job:
+    def create(self, *, principal, request_url: str, params: dict, transaction_time: str, ttl: int,
+               max_unfinished: int | None = None) -> Job | None:
+        """The new job, or None when the client already has `max_unfinished` unfinished ones. The count
+        and the insert are one transaction, serialised per client, so concurrent kick-offs cannot
+        both pass the limit."""
         job_id = secrets.token_hex(16)
         now = self.now()
         values = dict(job_id=job_id, client_id=principal.client_id, org=principal.org, role=principal.role,
@@ -66,6 +70,13 @@ class JobStore:
                       owner=None, lease_until=None, done=orjson.dumps({"output": [], "units": []}).decode(),
                       message=None)
         with writing(self._engine) as conn:
+            if max_unfinished is not None:
+                # SQLite's BEGIN IMMEDIATE already runs writers one at a time; PostgreSQL needs a lock.
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                                 {"key": f"export-job:{principal.client_id}"})
+                if self._unfinished(conn, principal.client_id, now) >= max_unfinished:
+                    return None
             conn.execute(job_table.insert().values(**values))
         return self.get(job_id)
 
@@ -74,11 +85,11 @@ class JobStore:
             row = conn.execute(select(job_table).where(job_table.c.job_id == job_id)).first()
         return Job.from_row(row) if row else None
 
-    def unfinished_of(self, client_id: str) -> int:
-        with self._engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(job_table).where(and_(
-                job_table.c.client_id == client_id, job_table.c.status.in_(UNFINISHED),
-                job_table.c.expires_at >= self.now()))).scalar_one()
+    @staticmethod
+    def _unfinished(conn, client_id: str, now: int) -> int:
+        return conn.execute(select(func.count()).select_from(job_table).where(and_(
+            job_table.c.client_id == client_id, job_table.c.status.in_(UNFINISHED),
+            job_table.c.expires_at >= now))).scalar_one()
 
     def runnable(self) -> list[str]:
         """Jobs a worker could claim now (queued, or abandoned by a dead worker), oldest first."""

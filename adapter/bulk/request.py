@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from urllib.parse import parse_qsl
 
 from ..interactions.context import Context
+from ..interactions.operations import operation_parameter_pairs
+from ..interactions.preconditions import stored_instant as store_instant
 from ..interactions.request import FhirRequest, _prefer_value
 from ..interactions.visible import Selection, area_of, checked
 from ..outcomes import error
@@ -55,35 +56,31 @@ class ExportRequest:
                    organization=data.get("organization"), ignored=tuple(data.get("ignored") or ()))
 
 
+def covers(scopes, types) -> bool:
+    """Read and search on every exported type (system/*.rs covers any export)."""
+    return all(scopes.allows(t, "r") and scopes.allows(t, "s") for t in types)
+
+
 def stored_instant(value: str) -> str:
-    """A FHIR instant as the store writes `meta.lastUpdated` (UTC, milliseconds), or a 400."""
+    """A FHIR instant as the store writes `meta.lastUpdated` (UTC, milliseconds), or a 400. Bulk
+    Data asks for a full instant: the store's parser also takes a bare date, so check first."""
     if not _INSTANT.match(value):
         raise error(400, "invalid", f"_since must be a FHIR instant such as 2026-01-01T00:00:00Z, not {value!r}")
-    text = value.replace("Z", "+00:00")
-    if "." in text:  # Python 3.11 takes at most microseconds
-        head, rest = text.split(".", 1)
-        digits, zone = rest[:-6], rest[-6:]
-        text = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
-    try:
-        moment = datetime.fromisoformat(text).astimezone(timezone.utc)
-    except ValueError:
-        raise error(400, "invalid", f"_since is not a valid instant: {value!r}") from None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return store_instant(value)
 
 
 def _params(req: FhirRequest) -> list[tuple[str, str]]:
     """Query parameters, or for POST the Parameters body (each parameter's value[x] as text)."""
-    out = list(req.params)
     body = req.body
     if body is not None:
-        if body.get("resourceType") != "Parameters":
+        if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
             raise error(400, "invalid", "POST $export takes a Parameters resource")
-        for p in body.get("parameter") or []:
-            values = [v for k, v in p.items() if k.startswith("value")]
-            if not p.get("name") or len(values) != 1 or not isinstance(values[0], (str, int, bool)):
+        given = body.get("parameter") or []
+        for p in given if isinstance(given, list) else [None]:
+            values = [v for k, v in p.items() if k.startswith("value")] if isinstance(p, dict) else []
+            if len(values) != 1 or not p.get("name") or not isinstance(values[0], (str, int, bool)):
                 raise error(400, "invalid", "Each $export parameter needs a name and one primitive value[x]")
-            out.append((p["name"], str(values[0])))
-    return out
+    return [(name, str(value)) for name, value in operation_parameter_pairs(req)]
 
 
 def _types(values: list[str]) -> tuple[str, ...]:

@@ -3,8 +3,9 @@ job's files as its caller, never on a request thread.
 
 A job reads through `interactions.visible` (the caller's search view, in keyset batches) and
 `aggregates.recent_reports`, writing line by line: memory holds one batch of resources and the
-audit notes of one file part, whatever the export's size. The worker renews its lease every
-`BEAT_EVERY` resources; that is also where it learns the job was cancelled or taken over. A job
+audit notes of one file part, whatever the export's size. The worker renews its lease once a third
+of it has passed (checked at every resource written, so also between aggregate evaluations); that
+is also where it learns the job was cancelled or taken over. A job
 whose worker died (a restart, a killed process) is claimed again once its lease has run out and
 resumes at the first unit (resource type, or the aggregates) it had not finished.
 """
@@ -12,11 +13,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from typing import Callable, Iterator
 
 from ..aggregates.recent import recent_reports
 from ..audit import new_record
+from ..auth.clients import ClientRecord
 from ..auth.principal import Principal
 from ..auth.scopes import ScopeSet
 from ..enforcement.gate import AuditNotes, Gate, organisations_of
@@ -24,16 +27,27 @@ from ..interactions.context import Context
 from ..interactions.visible import area_of, visible
 from .files import ExportFiles, PartWriter
 from .jobs import Job, JobStore
-from .request import ExportRequest
+from .request import ExportRequest, covers
 
 log = logging.getLogger("dthub.bulk")
 
-BEAT_EVERY = 500
 AGGREGATES = "aggregates"  # the unit of the recent aggregate MeasureReports
 
 
 class JobLost(Exception):
     """The job is no longer this worker's: cancelled, expired, or taken over."""
+
+
+def aggregate_filter(hierarchy, ods: str) -> Callable[[str, str | None], bool]:
+    """Which recent aggregates (subject, cell ICB) belong to `organization=<ods>`: for an ICB, the
+    ICB itself and the PCN cells inside it (a spanning PCN's cell in another ICB is not); for a PCN,
+    its cells; for a practice or federation none, as an aggregate covers a group above them."""
+    kind = hierarchy.kind(ods)
+    if kind == "icb":
+        return lambda subject, cell_icb: subject == ods if cell_icb is None else cell_icb == ods
+    if kind == "pcn":
+        return lambda subject, cell_icb: subject == ods
+    return lambda subject, cell_icb: False
 
 
 def units(request: ExportRequest) -> list[str]:
@@ -48,11 +62,12 @@ def units(request: ExportRequest) -> list[str]:
 class ExportRunner:
     def __init__(self, ctx: Context, jobs: JobStore, files: ExportFiles, trail, *, workers: int = 1,
                  lease_seconds: int = 60, file_resources: int = 10000, ttl_seconds: int = 86400,
-                 client_enabled: Callable[[str], bool] | None = None, poll_seconds: float = 2.0):
+                 client_record: Callable[[str], ClientRecord | None] | None = None, poll_seconds: float = 2.0):
         self.ctx, self.jobs, self.files, self.trail = ctx, jobs, files, trail
         self.workers, self.lease, self.file_resources, self.ttl = workers, lease_seconds, file_resources, ttl_seconds
-        self.client_enabled = client_enabled
+        self.client_record = client_record
         self.poll_seconds = poll_seconds
+        self.clock: Callable[[], float] = time.monotonic  # test hook: when the lease is due for renewal
         # Test hook: called with (job id, progress text) at every heartbeat, on the worker thread.
         self.checkpoint: Callable[[str, str], None] = lambda job_id, progress: None
         self._wake = threading.Event()
@@ -86,8 +101,6 @@ class ExportRunner:
 
     def wait_idle(self, timeout: float) -> bool:
         """For tests and shutdown: True once no job is running here and none is waiting to be claimed."""
-        import time
-
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._idle:
@@ -140,9 +153,13 @@ class ExportRunner:
             self._lost(job.job_id)
         except Exception:
             log.exception("export job %s failed", job.job_id)
-            self.jobs.finish(job.job_id, worker, status="failed",
-                             message=f"The export failed on the server (job {job.job_id}); ask the Hub to check its log")
+            self._fail(job, worker, f"The export failed on the server (job {job.job_id}); ask the Hub to check its log")
+
+    def _fail(self, job: Job, worker: str, message: str) -> None:
+        if self.jobs.finish(job.job_id, worker, status="failed", message=message):
             self.files.remove_job(job.job_id)
+        else:  # taken over (or cancelled) meanwhile: the files may be the new owner's
+            self._lost(job.job_id)
 
     def _lost(self, job_id: str) -> None:
         current = self.jobs.get(job_id)
@@ -151,27 +168,44 @@ class ExportRunner:
             self.jobs.delete(job_id)
         # else another worker took it over after a stall: its files are its own now
 
+    def caller(self, job: Job, request: ExportRequest) -> Principal | str:
+        """The job's caller as the registry has it NOW (organisation, role, scopes narrowed to the
+        kick-off's) with the purpose asked at kick-off; or why the job cannot run any more. A job
+        may wait or resume long after its kick-off: a re-registration must not be outrun."""
+        scopes = ScopeSet.parse(job.scopes)
+        if self.client_record is None:  # no registry (tests of the runner alone): the kick-off's caller
+            return Principal(job.client_id, job.org, job.role, scopes, job.purpose)
+        record = self.client_record(job.client_id)
+        if record is None or not record.enabled:
+            return "The client was disabled or removed"
+        if job.purpose not in (record.purposes or ("HMARKT",)):  # as the token endpoint decides
+            return f"The purpose {job.purpose} is no longer registered for the client"
+        scopes = scopes.intersect(record.scopes)
+        if not covers(scopes, request.types):
+            return "The client's registered scopes no longer cover this export"
+        return Principal(job.client_id, record.org, record.role, scopes, job.purpose)
+
     def _run(self, job: Job, worker: str) -> None:
         request = ExportRequest.from_json(job.params)
-        principal = Principal(job.client_id, job.org, job.role, ScopeSet.parse(job.scopes), job.purpose)
-        if self.client_enabled is not None and not self.client_enabled(job.client_id):
-            self.jobs.finish(job.job_id, worker, status="failed", message="The client was disabled")
-            self.files.remove_job(job.job_id)
+        principal = self.caller(job, request)
+        if isinstance(principal, str):
+            self._fail(job, worker, principal)
             return
         gate = Gate(self.ctx.policy, principal, self.ctx.repo)
         hierarchy = self.ctx.policy.inputs().hierarchy
         area = area_of(hierarchy, request.organization) if request.organization else None
+        cells = aggregate_filter(hierarchy, request.organization) if request.organization else None
         todo = units(request)
         done = {"output": [o for o in job.done.get("output", []) if o["unit"] in job.done.get("units", [])],
                 "units": [u for u in job.done.get("units", []) if u in todo], "error": []}
         # A previous attempt's unfinished parts are not in `done`: drop them.
         self.files.remove_except(job.job_id, {o["file"] for o in done["output"]})
-        state = _Progress(self, job, worker, done, len(todo))
+        state = _Progress(self, job, worker, principal, done, len(todo))
         for unit in todo:
             if unit in done["units"]:
                 continue
             if unit == AGGREGATES:
-                items = self._aggregates(gate, principal, area)
+                items = self._aggregates(gate, principal, cells)
             else:
                 items = self._resources(gate, request, unit, job.transaction_time, area)
             self._write_unit(job, worker, unit, items, gate, hierarchy, state)
@@ -197,13 +231,11 @@ class ExportRunner:
                     seen.add(version.id)
                     yield view
 
-    def _aggregates(self, gate: Gate, principal: Principal, area) -> Iterator[dict]:
+    def _aggregates(self, gate: Gate, principal: Principal, cells) -> Iterator[dict]:
         if gate.grants is None:
             return
         for item in recent_reports(self.ctx.aggregates, gate.grants, self.ctx.policy.today(),
-                                   no_reuse=principal.role != "service"):
-            if area is not None and item.subject not in area:
-                continue
+                                   no_reuse=principal.role != "service", subjects_filter=cells):
             gate.record_served(f"MeasureReport/{item.report['id']}", item.subject, item.sources)
             yield item.report
 
@@ -221,13 +253,15 @@ class ExportRunner:
                 if part.count >= self.file_resources:
                     self._publish(job, part, unit, resource_type, gate, hierarchy, state)
                     part = None
-                elif state.written % BEAT_EVERY == 0:
-                    state.beat(unit)
+                else:
+                    state.beat_if_due(unit)
             if part is not None:
                 self._publish(job, part, unit, resource_type, gate, hierarchy, state)
                 part = None
-            else:
-                gate.take_notes()  # nothing served (refusals only): nothing to file
+            else:  # no file since the last part: refusals still leave a record
+                notes = gate.take_notes()
+                if notes.refused:
+                    self._audit(job, state.principal, f"no file for {unit}", 0, notes, hierarchy)
         finally:
             if part is not None:
                 part.discard()
@@ -236,17 +270,18 @@ class ExportRunner:
                  state: "_Progress") -> None:
         part.close()
         notes = gate.take_notes()
-        self._audit(job, part.path.name, part.count, notes, hierarchy)
+        self._audit(job, state.principal, part.path.name, part.count, notes, hierarchy)
         state.done["output"].append({"type": resource_type, "file": part.path.name, "count": part.count,
                                      "unit": unit})
         state.beat(unit, force=True)
 
-    def _audit(self, job: Job, name: str, count: int, notes: AuditNotes, hierarchy) -> None:
-        """One AccessRecord per file part: what the job served, for whom, and who decided."""
+    def _audit(self, job: Job, principal: Principal, name: str, count: int, notes: AuditNotes, hierarchy) -> None:
+        """One AccessRecord per file part (and one for refusals written to no file): what the job
+        served or refused, for whom, and who decided."""
         query = job.request_url.partition("?")[2]
         record = new_record(
-            "operation", "GET", "/fhir/$export", 200, client_id=job.client_id, org=job.org, role=job.role,
-            purpose=job.purpose, query=query, outcome_desc=f"Bulk export {job.job_id}: {name}, {count} resources",
+            "operation", "GET", "/fhir/$export", 200, client_id=job.client_id, org=principal.org,
+            role=principal.role, purpose=principal.purpose, query=query, outcome_desc=f"Bulk export {job.job_id}: {name}, {count} resources",
             resources=tuple({**notes.served, **notes.refused}.items()),
             organisations=organisations_of(notes, hierarchy), deciding=tuple(notes.deciding))
         self.trail.record(record)
@@ -264,10 +299,17 @@ class ExportRunner:
 
 
 class _Progress:
-    def __init__(self, runner: ExportRunner, job: Job, worker: str, done: dict, total: int):
+    def __init__(self, runner: ExportRunner, job: Job, worker: str, principal: Principal, done: dict, total: int):
         self.runner, self.job, self.worker, self.done, self.total = runner, job, worker, done, total
+        self.principal = principal
         self.written = 0
         self.parts = len(done["output"])
+        self.last_beat = runner.clock()
+
+    def beat_if_due(self, unit: str) -> None:
+        """Renew by time, not by count: a slow unit (the aggregates) must not outrun its lease."""
+        if self.runner.clock() - self.last_beat > self.runner.lease / 3:
+            self.beat(unit)
 
     def beat(self, unit: str, *, force: bool = False) -> None:
         text = (f"Exporting {unit}: {self.written} resources written "
@@ -275,4 +317,5 @@ class _Progress:
         if not self.runner.jobs.beat(self.job.job_id, self.worker, self.runner.lease, progress=text,
                                      done=self.done if force else None):
             raise JobLost()
+        self.last_beat = self.runner.clock()
         self.runner.checkpoint(self.job.job_id, text)

@@ -15,10 +15,12 @@ from ..outcomes import Issue, error, operation_outcome
 from ..storage import now_instant
 from .files import ExportFiles
 from .jobs import UNFINISHED, Job, JobStore
-from .request import parse_kick_off
+from .request import covers, parse_kick_off
 from .runner import ExportRunner
 
 RETRY_AFTER_SECONDS = 2
+# A kick-off over the per-client limit: roughly how long a small export takes to finish.
+THROTTLED_RETRY_AFTER_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -47,24 +49,28 @@ def kick_off(ctx: Context, req: FhirRequest, bulk: BulkExport) -> FhirResponse:
     if not (principal.scopes.allows(None, "r") and principal.scopes.allows(None, "s")):
         raise error(403, "forbidden", "$export needs the scope system/*.rs")
     export = parse_kick_off(ctx, req)
-    if bulk.jobs.unfinished_of(principal.client_id) >= bulk.config.export_max_jobs_per_client:
-        raise error(429, "throttled", f"This client already has {bulk.config.export_max_jobs_per_client} exports "
-                                      "running; wait for one to finish or cancel it",
-                    headers={"Retry-After": str(30)})
     query = urlencode(list(req.params), safe=",:/|*") if req.body is None else ""
+    limit = bulk.config.export_max_jobs_per_client
     job = bulk.jobs.create(principal=principal, request_url=f"{ctx.fhir_base}/$export" + (f"?{query}" if query else ""),
                            params=export.to_json(), transaction_time=now_instant(),
-                           ttl=bulk.config.export_ttl_seconds)
+                           ttl=bulk.config.export_ttl_seconds, max_unfinished=limit)
+    if job is None:
+        raise error(429, "throttled", f"This client already has {limit} exports running; wait for one to finish "
+                                      "or cancel it", headers={"Retry-After": str(THROTTLED_RETRY_AFTER_SECONDS)})
     bulk.runner.wake()
     return FhirResponse(202, _information(f"Export {job.job_id} accepted; poll the Content-Location URL"),
                         headers={"Content-Location": status_url(ctx, job.job_id)})
 
 
 def _own(req: FhirRequest, bulk: BulkExport, job_id: str) -> Job:
-    """The caller's live job, or the 404 of one that never existed (another client's, cancelled, expired)."""
+    """The caller's live job, or the 404 of one that never existed (another client's, cancelled,
+    expired). The files hold what the job's purpose and scopes allowed: a token of the same client
+    with another purpose, or with scopes that no longer cover the export, must not fetch them."""
     job = bulk.jobs.get(job_id)
-    if (job is None or job.client_id != req.principal.client_id or job.status == "cancelled"
-            or job.expires_at < bulk.jobs.now()):
+    principal = req.principal
+    if (job is None or job.client_id != principal.client_id or job.purpose != principal.purpose
+            or not covers(principal.scopes, job.params.get("types") or ())
+            or job.status == "cancelled" or job.expires_at < bulk.jobs.now()):
         raise error(404, "not-found", f"No export job {job_id} for this client (it may have expired or been cancelled)")
     return job
 

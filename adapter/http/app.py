@@ -19,7 +19,8 @@ from ..auth.server_keys import ServerKeys
 from ..auth.token_endpoint import AuthService
 from ..config import Config, config_from_env
 from ..context_factory import build_context  # plain Python: the CLI builds one too
-from .audit_hook import default_spool_dir, install_audit
+from ..audit.trail import default_spool_dir
+from .audit_hook import install_audit
 from .errors import register_error_handlers
 from .auth_routes import auth_blueprint
 from .routes import fhir_blueprint, health_blueprint
@@ -67,10 +68,8 @@ def build_app(config: Config | None = None) -> Flask:
     # Bulk $export: its jobs run in background threads as their callers, audited on the same trail.
     from ..bulk import build_bulk_export
 
-    registry = app.extensions["dthub.auth"].registry
     app.extensions["dthub.export"] = build_bulk_export(
-        context, app.extensions["dthub.audit"],
-        lambda client_id: bool((record := registry.get(client_id)) and record.enabled))
+        context, app.extensions["dthub.audit"], app.extensions["dthub.auth"].registry.get)
     app.register_blueprint(fhir_blueprint())
     app.register_blueprint(health_blueprint())
     app.register_blueprint(auth_blueprint())

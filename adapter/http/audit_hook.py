@@ -7,7 +7,6 @@ import logging
 from flask import Flask, Response, g, request
 
 from ..audit import AuditTrail, new_record
-from ..audit.trail import default_spool_dir  # noqa: F401  (moved: `dthub push` spools too)
 from ..outcomes import error
 
 log = logging.getLogger("dthub.audit")

@@ -9,21 +9,29 @@ from .request import FhirRequest, FhirResponse
 B = "https://fhir.dandthub.co.uk"
 
 
+def operation_parameter_pairs(req: FhirRequest) -> list[tuple[str, object]]:
+    """Every input in order, repeats kept: the query string's, then a Parameters body's (a
+    `resource`, or each value[x]). A body that is not a Parameters resource gives none."""
+    found: list[tuple[str, object]] = list(req.params)
+    body = req.body
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        params = body.get("parameter") or []
+        if not isinstance(params, list) or not all(isinstance(p, dict) for p in params):
+            raise error(400, "invalid", "Parameters.parameter must be a list of parameters")
+        for param in params:
+            name = param.get("name")
+            if "resource" in param:
+                found.append((name, param["resource"]))
+                continue
+            found.extend((name, value) for key, value in param.items() if key.startswith("value"))
+    return found
+
+
 def operation_parameters(req: FhirRequest) -> dict:
     """Inputs from the query string and from a Parameters body: name -> value (first one wins)."""
     found: dict = {}
-    for key, value in req.params:
+    for key, value in operation_parameter_pairs(req):
         found.setdefault(key, value)
-    body = req.body
-    if body is not None and body.get("resourceType") == "Parameters":
-        for param in body.get("parameter", []):
-            name = param.get("name")
-            if "resource" in param:
-                found.setdefault(name, param["resource"])
-                continue
-            for key, value in param.items():
-                if key.startswith("value"):
-                    found.setdefault(name, value)
     return found
 
 

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import update
 
 from adapter import create_app
+from adapter.storage.schema import client as client_table
 from adapter.storage.schema import export_job
-from tests.conftest import authorised_client, close_app, make_config
+from tests.conftest import authorised_client, close_app, fetch_token, make_config
 
 ASYNC = {"Prefer": "respond-async"}
 BASE = "http://fhir.test"
@@ -362,3 +363,151 @@ def test_the_export_operation_definition_and_capability_statement_conform(app, c
         response = http.get(path)
         assert response.status_code == 200
         assert_conformant(response.get_json(), http.get(path, headers={"Accept": "application/fhir+xml"}).data)
+
+
+# -- found in review -----------------------------------------------------------------------------
+
+def _token_client(app, client_key, client_id: str, *, scope: str = "system/*.cruds", purpose: str | None = None):
+    private, _ = client_key
+    http = app.test_client()
+    token = fetch_token(http, app.extensions["dthub"].config.token_url, client_id, private, scope=scope,
+                        purpose=purpose)
+    http.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return http
+
+
+def _audit_events(app, job_id: str) -> list[dict]:
+    app.extensions["dthub.audit"].flush()
+    events = [v.resource() for v in app.extensions["dthub"].repo.iter_current("AuditEvent")]
+    return [e for e in events if job_id in (e.get("outcomeDesc") or "")]
+
+
+def test_another_purpose_or_a_narrower_scope_of_the_same_client_cannot_see_the_export(app, client_key):
+    owner = authorised_client(app, client_key, "two-hats", purposes=("HOPERAT", "HMARKT"))
+    location = kick_off(owner, "?_type=Organization,Task").headers["Content-Location"]
+    url = wait_manifest(owner, location).get_json()["output"][0]["url"]
+    marketing = _token_client(app, client_key, "two-hats", purpose="HMARKT")
+    narrow = _token_client(app, client_key, "two-hats", scope="system/Organization.rs", purpose="HOPERAT")
+    for other in (marketing, narrow):
+        assert other.get(_local(location)).status_code == 404
+        assert other.get(_local(url)).status_code == 404
+        assert other.delete(_local(location)).status_code == 404
+    both = _token_client(app, client_key, "two-hats", scope="system/Organization.rs system/Task.rs")
+    assert both.get(_local(url)).status_code == 200  # read and search on each exported type is enough
+    assert owner.get(_local(url)).status_code == 200
+
+
+@pytest.mark.parametrize("body", [[], ["Parameters"], {"resourceType": "Parameters", "parameter": "x"},
+                                  {"resourceType": "Parameters", "parameter": [1]},
+                                  {"resourceType": "Parameters", "parameter": {"name": "_type"}}])
+def test_post_kick_off_with_a_body_that_is_not_parameters_is_a_400(app, client_key, body):
+    http = authorised_client(app, client_key)
+    response = http.post("/fhir/$export", data=orjson.dumps(body),
+                         headers={**ASYNC, "Content-Type": "application/fhir+json"})
+    assert response.status_code == 400 and response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_the_job_limit_holds_for_concurrent_kick_offs(make, client_key):
+    app = make(export_workers=0)
+    principal = type("P", (), {"client_id": "racer", "org": None, "role": "service", "purpose": "HOPERAT",
+                               "scopes": "system/*.rs"})()
+    stores = [make(export_workers=0).extensions["dthub.export"].jobs for _ in range(3)]
+    stores.append(app.extensions["dthub.export"].jobs)
+    barrier, made = threading.Barrier(len(stores)), []
+
+    def create(jobs):
+        barrier.wait()
+        made.append(jobs.create(principal=principal, request_url="x", params={"types": ["Task"]},
+                                transaction_time="2026-01-01T00:00:00.000Z", ttl=60, max_unfinished=2))
+
+    threads = [threading.Thread(target=create, args=(j,)) for j in stores]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(job is not None for job in made) == 2
+
+
+def test_refusals_of_a_unit_that_writes_nothing_are_audited(make, client_key, monkeypatch):
+    import adapter.bulk.runner as runner_module
+
+    def refused_only(ctx, gate, selection):  # the search finds one row the policy then refuses
+        assert gate.serve({"resourceType": "Task", "id": "never-stored", "status": "requested",
+                           "owner": {"reference": "Organization/ORG001"}}) is None
+        return iter(())
+
+    monkeypatch.setattr(runner_module, "visible", refused_only)
+    app = make()
+    http = authorised_client(app, client_key, "outsider", role="external", purposes=("HMARKT",))
+    location = kick_off(http, "?_type=Task").headers["Content-Location"]
+    assert wait_manifest(http, location).get_json()["output"] == []
+    events = _audit_events(app, location.rsplit("/", 1)[1])
+    assert len(events) == 1 and "0 resources" in events[0]["outcomeDesc"]
+    assert "Task/never-stored" in orjson.dumps(events[0]["entity"]).decode()
+
+
+def test_the_job_runs_as_the_client_is_registered_when_it_runs(make, client_key):
+    app = make(export_workers=0)  # accepts, runs nothing until the test says
+    for org in _orgs(2):
+        app.extensions["dthub"].repo.put("Organization", org["id"], org)
+    http = authorised_client(app, client_key, "mover", role="service", purposes=("HOPERAT", "HQUALIMP"))
+    location = kick_off(http, "?_type=Organization").headers["Content-Location"]
+    job_id = location.rsplit("/", 1)[1]
+    with app.extensions["dthub"].repo.engine.begin() as conn:  # re-registered for an ICB meanwhile
+        conn.execute(update(client_table).where(client_table.c.client_id == "mover").values(role="icb", org="QAA"))
+    bulk = app.extensions["dthub.export"]
+    assert bulk.runner.run_pending()
+    assert wait_manifest(http, location).status_code == 200
+    agents = orjson.dumps([e["agent"] for e in _audit_events(app, job_id)]).decode()
+    assert "QAA" in agents and '"icb"' in agents and '"service"' not in agents
+
+    second = kick_off(http, "?_type=Organization").headers["Content-Location"]
+    with app.extensions["dthub"].repo.engine.begin() as conn:  # HOPERAT withdrawn before it runs
+        conn.execute(update(client_table).where(client_table.c.client_id == "mover").values(purposes="HQUALIMP"))
+    assert bulk.runner.run_pending()
+    failed = http.get(_local(second))
+    assert failed.status_code == 500 and "no longer registered" in failed.get_data(as_text=True)
+    assert not bulk.files.job_dir(second.rsplit("/", 1)[1]).exists()
+
+
+def test_a_failing_worker_leaves_the_files_of_the_worker_that_took_over(make, client_key):
+    app = make(export_workers=0)
+    for org in _orgs(3):
+        app.extensions["dthub"].repo.put("Organization", org["id"], org)
+    bulk = app.extensions["dthub.export"]
+    http = authorised_client(app, client_key)
+    job_id = kick_off(http, "?_type=Organization").headers["Content-Location"].rsplit("/", 1)[1]
+    theirs = bulk.files.job_dir(job_id) / "Organization-newowner-1.ndjson"
+
+    def stall_then_fail(job, progress):  # the lease ran out, another worker took over, then this one breaks
+        with app.extensions["dthub"].repo.engine.begin() as conn:
+            conn.execute(update(export_job).where(export_job.c.job_id == job_id).values(owner="new-owner"))
+        theirs.parent.mkdir(parents=True, exist_ok=True)
+        theirs.write_text("{}\n")
+        raise RuntimeError("disk full")
+
+    bulk.runner.checkpoint = stall_then_fail
+    assert bulk.runner.run_pending()
+    assert theirs.is_file()
+    job = bulk.jobs.get(job_id)
+    assert job.status == "in-progress" and job.owner == "new-owner"
+
+
+def test_the_lease_is_renewed_by_time_not_by_count(make, client_key):
+    app = make(export_workers=0, export_lease_seconds=60)
+    for org in _orgs(5):
+        app.extensions["dthub"].repo.put("Organization", org["id"], org)
+    bulk = app.extensions["dthub.export"]
+    now = [0.0]
+
+    def slow_clock():  # every resource takes half a lease: each one must renew it
+        now[0] += 30.0
+        return now[0]
+
+    beats = []
+    bulk.runner.clock = slow_clock
+    bulk.runner.checkpoint = lambda job_id, progress: beats.append(progress)
+    http = authorised_client(app, client_key)
+    kick_off(http, "?_type=Organization")
+    assert bulk.runner.run_pending()
+    assert len([b for b in beats if "Exporting Organization" in b]) >= 5 + 2  # each resource, the file, the unit

@@ -117,6 +117,14 @@ def test_since_type_filters_and_organization_narrow_the_export(request, store):
     subjects = {r["extension"][0]["valueReference"]["reference"].split("/")[1]
                 for r in exported["MeasureReport"] if _is_aggregate(r)}
     assert subjects == {"U00001"}
+    keys = {r["id"] for r in exported["MeasureReport"] if _is_aggregate(r)}
+    assert any("-U00001-QAA-" in k for k in keys) and any("-U00001-QBB-" in k for k in keys)  # both cells
+
+    # organization=<ICB>: the ICB and the cells inside it; the spanning PCN's cell in QBB is not QAA's.
+    _, exported = _export(world, http, "?_type=MeasureReport&organization=QAA")
+    keys = {r["id"] for r in exported["MeasureReport"] if _is_aggregate(r)}
+    assert any("-U00001-QAA-" in k for k in keys) and any(k.split("-")[-4] == "QAA" for k in keys)
+    assert not any("QBB" in k for k in keys)
 
     # _since: only what changed after it; the aggregates (recomputed) are always there.
     stamps = sorted(t["meta"]["lastUpdated"] for t in tasks.values())
