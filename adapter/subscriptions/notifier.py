@@ -303,13 +303,13 @@ class Notifier:
         attempts = delivery.attempts + 1
         log.warning("notification for Subscription/%s failed (attempt %d): %s", delivery.subscription_id,
                     attempts, reason)
+        delay = min(self._config.subscription_retry_seconds * 2 ** (attempts - 1),
+                    self._config.subscription_retry_max_seconds)
+        if not self.outbox.retry_later(delivery, self._owner, int(delay * 1000), reason):
+            return  # our lease ran out and another notifier holds it: its attempts count, not ours
         if attempts >= self._config.subscription_max_failures:
             self._set_error(delivery.subscription_id, f"{attempts} consecutive notifications failed; last: {reason}")
             self.outbox.drop_all(delivery.subscription_id)
-            return
-        delay = min(self._config.subscription_retry_seconds * 2 ** (attempts - 1),
-                    self._config.subscription_retry_max_seconds)
-        self.outbox.retry_later(delivery, self._owner, int(delay * 1000), reason)
 
     def _set_error(self, subscription_id: str, text: str) -> None:
         def work(unit):
