@@ -38,6 +38,11 @@ class ClientRecord:
         # Policy: a client registered for no purpose acts for marketing (the baseline only).
         return self.purposes[0] if self.purposes else "HMARKT"
 
+    def may_act_for(self, purpose: str | None) -> bool:
+        """Whether the client may act for `purpose`: one it is registered for (or, registered for
+        none, the default above). Tokens and Subscription notifications ask the same question."""
+        return purpose in (self.purposes or (self.default_purpose,))
+
 
 def _record(row) -> ClientRecord:
     return ClientRecord(row.client_id, row.org, row.role, ScopeSet.parse(row.scopes),

@@ -126,8 +126,7 @@ class AuthService:
             return record.default_purpose
         if not isinstance(asked, str) or asked not in PURPOSES:
             raise OAuthError("invalid_request", "purpose_of_use must be one bare ActReason code")
-        registered = record.purposes or ("HMARKT",)
-        if asked not in registered:
+        if not record.may_act_for(asked):
             raise OAuthError("invalid_request", "purpose_of_use is not registered for this client")
         return asked
 

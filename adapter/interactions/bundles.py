@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 from ..auth.bearer import authorise
 from ..outcomes import OperationOutcomeError, error
 from ..storage import WriteUnit
+from ..subscriptions.admission import prepare as prepare_subscription
 from . import crud
 from .context import Context
 from .preconditions import etag, etag_matches, parse_etag
@@ -210,6 +211,13 @@ def _read_in(ctx: Context, unit: WriteUnit, req: FhirRequest, entry: Entry) -> F
     return FhirResponse(200, view, version_id=stored.version_id, last_updated=stored.last_updated)
 
 
+def _prepare(ctx: Context, entry: Entry) -> None:
+    """What create and update do before their write transaction, for an entry (a Subscription's
+    endpoint DNS lookup: inside the unit it would run under SQLite's write lock)."""
+    if entry.resource_type == "Subscription" and entry.method in ("POST", "PUT"):
+        prepare_subscription(ctx, entry.body)
+
+
 def _transaction(ctx: Context, req: FhirRequest, entries: list[Entry]) -> FhirResponse:
     def work(unit: WriteUnit) -> list[dict]:
         mapping, new_ids = _plan_ids(ctx, unit, req, entries)
@@ -228,6 +236,8 @@ def _transaction(ctx: Context, req: FhirRequest, entries: list[Entry]) -> FhirRe
         return [results[i] for i in range(len(entries))]
 
     bundle = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "transaction-response"}
+    for entry in entries:
+        _prepare(ctx, entry)
     response_entries = ctx.repo.write_unit(work)
     if response_entries:
         bundle["entry"] = response_entries
@@ -243,6 +253,7 @@ def _batch(ctx: Context, req: FhirRequest, entries: list[Entry | OperationOutcom
     for entry in sorted(runnable, key=lambda e: (ORDER[e.method], e.index)):
         try:
             _check(req, entry)
+            _prepare(ctx, entry)
             result = ctx.repo.write_unit(lambda unit, entry=entry: _run(ctx, unit, req, entry, None))
             results[entry.index] = _response_entry(ctx, entry, result)
         except OperationOutcomeError as err:

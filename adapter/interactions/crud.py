@@ -125,6 +125,14 @@ def _validated(ctx: Context, resource: dict) -> dict:
     return resource
 
 
+def _admitted(ctx: Context, req: FhirRequest, resource_type: str, resource: dict) -> dict:
+    """A Subscription as the server stores it, validated first (admission's checks need a valid
+    body; the write then does not validate it again)."""
+    if resource_type != "Subscription":
+        return resource
+    return admit_subscription(ctx, req.principal, _validated(ctx, resource))
+
+
 def _written(ctx: Context, req: FhirRequest, result: WriteResult, status: int) -> FhirResponse:
     stored = result.version
     location = f"{ctx.fhir_base}/{stored.resource_type}/{stored.id}/_history/{stored.version_id}"
@@ -174,12 +182,12 @@ def create_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: st
     # R4: the server assigns the id of a created resource and ignores one in the body.
     resource["id"] = new_id or str(uuid.uuid4())
     resource = _labelled(unit, resource)
-    if resource_type == "Subscription":
-        resource = admit_subscription(ctx, req.principal, resource)
+    resource = _admitted(ctx, req, resource_type, resource)
     verdict = gate_of(ctx, req).write(None, resource)
     if not verdict.allowed:
         raise forbidden(verdict)
-    _validated(ctx, resource)
+    if resource_type != "Subscription":  # admission validated it
+        _validated(ctx, resource)
     return _written(ctx, req, unit.put(resource_type, resource["id"], resource, method="POST"), 201)
 
 
@@ -199,12 +207,12 @@ def update_in(ctx: Context, unit: WriteUnit, req: FhirRequest, resource_type: st
         if resource_type == "Subscription":  # another client's: as if it did not exist (issue 8)
             raise not_found(resource_type, id_)
         raise forbidden(_HIDDEN)  # the same answer as for a body the caller may not write
-    if resource_type == "Subscription":
-        body = admit_subscription(ctx, req.principal, body)
+    body = _admitted(ctx, req, resource_type, body)
     verdict = gate.write(before, body)
     if not verdict.allowed:
         raise forbidden(verdict)
-    _validated(ctx, body)
+    if resource_type != "Subscription":  # admission validated it
+        _validated(ctx, body)
     result = unit.put(resource_type, id_, body, if_match=if_match, method="PUT", skip_unchanged=True)
     return _written(ctx, req, result, 201 if result.created else 200)
 

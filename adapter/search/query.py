@@ -9,6 +9,7 @@ from .parameters import DATE, REFERENCE, SPECIAL, STRING, TOKEN, URI, SearchPara
 
 RESULT_PARAMS = ("_count", "_sort", "_total", "_summary", "_elements", "_include", "_revinclude")
 IGNORED_PARAMS = ("_format", "_pretty")
+PAGING_PARAMS = ("_getpages", "_getpagesoffset")  # a stored search's page, not a criterion
 MODIFIERS = {
     TOKEN: {"not", "text", "missing"},
     URI: {"missing"},
@@ -162,7 +163,7 @@ def parse_search(resource_type: str, params: tuple[tuple[str, str], ...], *, def
     sort: list[tuple[str, bool]] = []
     for key, values in by_key.items():
         base = key.split(":")[0]
-        if base in IGNORED_PARAMS or key in ("_getpages", "_getpagesoffset"):
+        if base in IGNORED_PARAMS or key in PAGING_PARAMS:
             continue
         if base == "_include":
             includes.extend(_includes(resource_type, key, values, False))

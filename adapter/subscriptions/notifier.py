@@ -5,8 +5,10 @@ Each pass
    `dthub import` in another process), and for each active Subscription whose criteria type it
    is, asks whether the resource matches the criteria *as the subscriber may see it*: the search
    engine with `_id` added and the subscriber's SQL narrowing, then the engine's judgement. The
-   matches are queued with the cursor's move, in one transaction (outbox.py).
-2. *delivers*: claims due deliveries and sends each (delivery.py), judged again as the
+   matches are queued with the cursor's move, in the transaction that holds the cursor while
+   matching, so one notifier matches each batch (outbox.py).
+2. *delivers*: claims due deliveries one at a time, each right before sending it (delivery.py),
+   until none is due (a queue drains in one pass, within a time budget), judged again as the
    subscriber may see it now, masked and labelled as a read would serve it. A failure is retried
    with exponential backoff; after `max_failures` consecutive failures the Subscription gets
    `status = error` and an `error` text (a new version written by the server) and its queue is
@@ -20,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 import weakref
 from datetime import datetime, timezone
@@ -41,6 +44,8 @@ log = logging.getLogger("dthub.subscriptions")
 
 MIME = {"json": "application/fhir+json; fhirVersion=4.0", "xml": "application/fhir+xml; fhirVersion=4.0"}
 BATCH = 500
+# How long one pass may keep delivering before it matches again (new versions wait meanwhile).
+DELIVER_BUDGET_SECONDS = 5.0
 
 
 class _Active:
@@ -116,17 +121,21 @@ class Notifier:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            busy = False
             try:
-                self.run_once()
+                busy = self.run_once()
             except Exception:  # the thread must outlive a bad pass (store briefly away, ...)
                 log.exception("subscription notifier pass failed")
-            self._stop.wait(self._config.subscription_poll_seconds)
+            if not busy:  # a pass that found work goes again at once: a queue drains at send speed
+                self._stop.wait(self._config.subscription_poll_seconds)
 
-    def run_once(self) -> None:
+    def run_once(self) -> bool:
+        """Match what is new, then deliver what is due; True if there was anything to do."""
         with self._lock:
+            matched = False
             while self.match() and not self._stop.is_set():
-                pass
-            self.deliver()
+                matched = True
+            return self.deliver() > 0 or matched
 
     # -- matching -------------------------------------------------------------------------------
     def _active(self) -> list[_Active]:
@@ -161,14 +170,20 @@ class Notifier:
 
     def match(self) -> bool:
         """Queue the notifications of the next batch of versions; True if the cursor moved."""
-        cursor = self.outbox.cursor()
-        if cursor is None:
-            cursor = self.outbox.start_cursor()
-        self._gaps = {seq: xmax for seq, xmax in self._gaps.items() if seq > cursor}
-        xmin = self.outbox.snapshot_xmin()
-        versions = self._settled(self.outbox.versions_after(cursor, BATCH), cursor, xmin)
-        if not versions:
-            return False
+        if self.outbox.cursor() is None:
+            self.outbox.start_cursor()
+        xmin = self.outbox.snapshot_xmin()  # before the lock: an older snapshot only waits longer
+        with self.outbox.matching() as (conn, cursor):  # other notifiers wait: one matches a batch
+            if cursor is None:
+                return False
+            self._gaps = {seq: xmax for seq, xmax in self._gaps.items() if seq > cursor}
+            versions = self._settled(self.outbox.versions_after(cursor, BATCH), cursor, xmin)
+            if not versions:
+                return False
+            queued = self._queued(versions)
+            return self.outbox.advance(conn, cursor, versions[-1].seq, queued)
+
+    def _queued(self, versions: list[NewVersion]) -> list[tuple[str, str, str, int]]:
         active = [s for s in self._active() if s.client_id]
         by_type: dict[str, list[_Active]] = {}
         for sub in active:
@@ -191,8 +206,7 @@ class Notifier:
                 gate = gates[sub.id]
                 if gate is not None and self._matches(sub, gate, version.res_id, resource):
                     queued.append((sub.id, version.res_type, version.res_id, version.version_id))
-        self.outbox.advance(cursor, versions[-1].seq, queued)
-        return True
+        return queued
 
     def _matches(self, sub: _Active, gate: Gate, id_: str, resource: dict) -> bool:
         if not gate.principal.scopes.allows(sub.resource_type, "s"):
@@ -215,7 +229,7 @@ class Notifier:
         if record is None or not record.enabled:
             return None
         purpose = purpose_of(subscription)
-        if purpose not in (record.purposes or ("HMARKT",)):
+        if not record.may_act_for(purpose):
             return None
         return Principal(record.client_id, record.org, record.role, record.scopes, purpose)
 
@@ -225,13 +239,23 @@ class Notifier:
 
     # -- delivery -------------------------------------------------------------------------------
     def deliver(self) -> int:
+        """Send due deliveries, each claimed right before it is sent, until none is due (or the
+        budget is spent); the number handled (sent, dropped or failed)."""
         lease = int((self._config.subscription_timeout_seconds * 2 + 30) * 1000)
-        sent = 0
-        for delivery in self.outbox.claim(self._owner, lease):
-            if self._stop.is_set():
+        deadline = time.monotonic() + DELIVER_BUDGET_SECONDS
+        handled = 0
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            delivery = self.outbox.claim_next(self._owner, lease)
+            if delivery is None:
                 break
-            sent += self._deliver_one(delivery)
-        return sent
+            handled += 1
+            try:
+                self._deliver_one(delivery)
+            except Exception as exc:  # noqa: BLE001 - left claimed, it would be re-sent and hold its queue forever
+                log.exception("notification for Subscription/%s could not be prepared or settled",
+                              delivery.subscription_id)
+                self._failed(delivery, f"{type(exc).__name__}: {exc}")
+        return handled
 
     def _deliver_one(self, delivery: Delivery) -> int:
         repo = self._ctx.repo
@@ -244,13 +268,13 @@ class Notifier:
         version = repo.read_version(delivery.res_type, delivery.res_id, delivery.version_id)
         if gate is None or version is None or version.deleted \
                 or not gate.principal.scopes.allows(delivery.res_type, "s"):
-            self.outbox.done(delivery.id)
+            self.outbox.done(delivery.id, self._owner)
             return 0
         channel = subscription.get("channel") or {}
         fmt = payload_format(channel.get("payload"))
         view = gate.serve(version.resource())  # as a read would serve it now: masked and labelled
         if view is None:  # no longer visible to the subscriber: nothing leaves
-            self.outbox.done(delivery.id)
+            self.outbox.done(delivery.id, self._owner)
             return 0
         headers = dict(header_lines(channel))
         if fmt is None:
@@ -262,30 +286,30 @@ class Notifier:
         try:
             target = check_endpoint(url, self._config.subscription_allowed_hosts)
         except EndpointRefused as exc:
-            self._failed(delivery, subscription, f"the endpoint was refused at delivery: {exc}")
+            self._failed(delivery, f"the endpoint was refused at delivery: {exc}")
             return 0
         try:
             status = send(target, method, body, headers, self._config.subscription_timeout_seconds)
         except DeliveryFailed as exc:
             # No answer is recorded as 503: the request may have left, the endpoint was unavailable.
             self._audit(gate, delivery, method, exc.status or 503, f"rest-hook notification failed: {exc}")
-            self._failed(delivery, subscription, str(exc))
+            self._failed(delivery, str(exc))
             return 0
         self._audit(gate, delivery, method, status, f"rest-hook notification delivered (HTTP {status})")
-        self.outbox.done(delivery.id)
+        self.outbox.done(delivery.id, self._owner)
         return 1
 
-    def _failed(self, delivery: Delivery, subscription: dict, reason: str) -> None:
+    def _failed(self, delivery: Delivery, reason: str) -> None:
         attempts = delivery.attempts + 1
         log.warning("notification for Subscription/%s failed (attempt %d): %s", delivery.subscription_id,
                     attempts, reason)
+        delay = min(self._config.subscription_retry_seconds * 2 ** (attempts - 1),
+                    self._config.subscription_retry_max_seconds)
+        if not self.outbox.retry_later(delivery, self._owner, int(delay * 1000), reason):
+            return  # our lease ran out and another notifier holds it: its attempts count, not ours
         if attempts >= self._config.subscription_max_failures:
             self._set_error(delivery.subscription_id, f"{attempts} consecutive notifications failed; last: {reason}")
             self.outbox.drop_all(delivery.subscription_id)
-            return
-        delay = min(self._config.subscription_retry_seconds * 2 ** (attempts - 1),
-                    self._config.subscription_retry_max_seconds)
-        self.outbox.retry_later(delivery, int(delay * 1000), reason)
 
     def _set_error(self, subscription_id: str, text: str) -> None:
         def work(unit):

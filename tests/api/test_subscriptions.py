@@ -3,6 +3,7 @@ history, what the server checks and sets, and that a Subscription is its creatin
 from __future__ import annotations
 
 import base64
+import uuid
 
 import pytest
 
@@ -97,6 +98,8 @@ def test_status_off_stays_off_and_error_is_the_servers_to_set(owner):
     (subscription(criteria="AuditEvent?"), 422, "not a type one can subscribe to"),
     (subscription(criteria="Subscription?status=active"), 422, "not a type one can subscribe to"),
     (subscription(criteria="Task?_include=Task:subject"), 422, "shape a result page"),
+    (subscription(criteria="Task?_getpages=abc"), 422, "shape a result page"),
+    (subscription(criteria="Task?_contained=true"), 422, "unknown search parameters _contained"),
     (subscription(criteria=""), 422, "empty string"),
     (subscription(channel=channel(type="email", endpoint="mailto:ics@example.org")), 422, "only rest-hook"),
     (subscription(channel={"type": "rest-hook"}), 422, "endpoint is required"),
@@ -250,3 +253,51 @@ def test_stored_subscriptions_conform_in_json_and_xml(owner):
     xml = owner.get(f"/fhir/Subscription/{created['id']}", headers={"Accept": "application/fhir+xml"}).data
     again = owner.post("/fhir/Subscription", data=xml, headers={"Content-Type": "application/fhir+xml"})
     assert again.status_code == 201 and again.get_json()["criteria"] == created["criteria"]
+
+
+def _watched(subs_app, monkeypatch) -> list[str]:
+    """Records each endpoint lookup as 'outside' or 'inside' a write transaction."""
+    from adapter.subscriptions import admission
+
+    ctx, inside, lookups = subs_app.extensions["dthub"], [], []
+    real_unit, real_check = ctx.repo.write_unit, admission.check_endpoint
+
+    def write_unit(work):
+        inside.append(True)
+        try:
+            return real_unit(work)
+        finally:
+            inside.pop()
+
+    def check_endpoint(url, allowed):
+        lookups.append("inside" if inside else "outside")
+        return real_check(url, allowed)
+
+    monkeypatch.setattr(ctx.repo, "write_unit", write_unit)
+    monkeypatch.setattr(admission, "check_endpoint", check_endpoint)
+    return lookups
+
+
+@pytest.mark.parametrize("kind", ["transaction", "batch"])
+def test_a_subscription_entry_resolves_its_endpoint_before_the_write_transaction(owner, subs_app, monkeypatch,
+                                                                                  kind):
+    lookups = _watched(subs_app, monkeypatch)
+    endpoint = f"http://127.0.0.1:9/hooks/{uuid.uuid4()}"  # never looked up before (a short cache)
+    bundle = {"resourceType": "Bundle", "type": kind, "entry": [
+        {"resource": subscription(channel=channel(endpoint=endpoint)),
+         "request": {"method": "POST", "url": "Subscription"}}]}
+    response = post_json(owner, "/fhir", bundle)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["entry"][0]["response"]["status"].startswith("201")
+    assert lookups == ["outside"]
+
+
+def test_a_subscription_is_validated_once_per_write(owner, subs_app, monkeypatch):
+    from profiles import validate
+
+    validated = []
+    real = validate.validate_resource
+    monkeypatch.setattr(validate, "validate_resource",
+                        lambda body: validated.append(body.get("resourceType")) or real(body))
+    assert post_json(owner, "/fhir/Subscription", subscription()).status_code == 201
+    assert validated.count("Subscription") == 1
