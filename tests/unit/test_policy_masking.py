@@ -123,3 +123,17 @@ def test_summaries_and_usage_are_served_unchanged(b2):
     g = grants(PCN)
     for kind in ("impact-summary", "indepth-action-summary", "usage"):
         assert will_see(PCN, g, b2[kind]) == b2[kind]
+
+
+def test_a_deep_staff_reference_is_replaced_in_the_view_and_never_in_the_input(b2):
+    """The view is copied on write: the nodes on the way to a replaced reference are the view's own,
+    the input (and its meta) stay as they were, whatever the depth."""
+    qr = copy.deepcopy(b2["qr-global"])
+    role = next(c for c in qr.get("contained", []) if c["resourceType"] == "PractitionerRole")
+    deep = {"linkId": "deep", "answer": [{"valueReference": {"reference": f"#{role['id']}"}}]}
+    qr["item"] = [{"linkId": "outer", "item": [deep]}] + list(qr.get("item") or [])
+    original = copy.deepcopy(qr)
+    view = will_see(PCN, grants(PCN), qr)
+    assert qr == original
+    assert view["item"][0]["item"][0]["answer"][0]["valueReference"]["reference"] == "Organization/B00002"
+    assert view["item"][1:] == qr["item"][1:] and labels(view) == {"REDACTED"} and not names_staff(view)
