@@ -99,7 +99,7 @@ class SearchEngine:
 
     def count(self, query: SearchQuery, access: AccessFilter | None = None) -> int:
         owner = resource.alias("r")
-        with self._repo.engine.connect() as conn:
+        with self._repo.reads.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(owner)
                                     .where(self._where(owner, query, access))).scalar_one())
 
@@ -116,7 +116,7 @@ class SearchEngine:
                 return self.page_of(search_id, query.resource_type, 0, query.count, total, access)
         owner = resource.alias("r")
         ids_query = select(owner.c.res_id).where(self._where(owner, query, access)).order_by(*self._order(owner, query))
-        with self._repo.engine.connect() as conn:
+        with self._repo.reads.connect() as conn:
             head = [r.res_id for r in conn.execute(ids_query.limit(query.count + 1))]
         if len(head) <= query.count:
             return Page(self.fetch(query.resource_type, head, access), len(head), 0, None)
@@ -142,7 +142,7 @@ class SearchEngine:
         return hashlib.sha256(material).hexdigest()
 
     def _reusable(self, reuse_key: str, client_id: str | None) -> tuple[str, int] | None:
-        with self._repo.engine.connect() as conn:
+        with self._repo.reads.connect() as conn:
             row = conn.execute(select(search_run.c.search_id, search_run.c.total, search_run.c.client_id)
                                .where(and_(search_run.c.reuse_key == reuse_key,
                                            search_run.c.created_at >= int(time.time()) - REUSE_SECONDS))
@@ -153,7 +153,7 @@ class SearchEngine:
 
     def stored_search(self, search_id: str, client_id: str | None) -> tuple[list, int] | None:
         """The parameters and total of a materialised search, for its own client only."""
-        with self._repo.engine.connect() as conn:
+        with self._repo.reads.connect() as conn:
             row = conn.execute(select(search_run).where(search_run.c.search_id == search_id)).first()
         if row is None or row.client_id != client_id or row.created_at < time.time() - SEARCH_TTL_SECONDS:
             return None
@@ -161,7 +161,7 @@ class SearchEngine:
 
     def page_of(self, search_id: str, resource_type: str, offset: int, count: int, total: int,
                 access: AccessFilter | None = None) -> Page:
-        with self._repo.engine.connect() as conn:
+        with self._repo.reads.connect() as conn:
             ids = [r.res_id for r in conn.execute(
                 select(search_result.c.res_id).where(and_(
                     search_result.c.search_id == search_id, search_result.c.pos > offset,
@@ -180,7 +180,7 @@ class SearchEngine:
         after = None
         while True:
             step = where if after is None else and_(where, owner.c.res_id > after)
-            with self._repo.engine.connect() as conn:
+            with self._repo.reads.connect() as conn:
                 rows = [_row(r) for r in conn.execute(select(owner).where(step).order_by(owner.c.res_id).limit(batch))]
             yield from rows
             if len(rows) < batch:
@@ -194,7 +194,7 @@ class SearchEngine:
             return []
         owner = resource.alias("r")
         found: dict[str, StoredVersion] = {}
-        with self._repo.engine.connect() as conn:
+        with self._repo.reads.connect() as conn:
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
                 where = and_(owner.c.res_type == resource_type, owner.c.res_id.in_(chunk), owner.c.deleted.is_(False))
@@ -254,7 +254,7 @@ class SearchEngine:
                         idx_reference.c.res_id.in_(ids), idx_reference.c.target_id != ""]
                 if inc.target_type:
                     cond.append(idx_reference.c.target_type == inc.target_type)
-                with self._repo.engine.connect() as conn:
+                with self._repo.reads.connect() as conn:
                     keys += [(r.target_type, r.target_id) for r in conn.execute(
                         select(idx_reference.c.target_type, idx_reference.c.target_id).where(and_(*cond)))]
         return keys
@@ -271,7 +271,7 @@ class SearchEngine:
                     cond.append(idx_reference.c.res_type == inc.source_type)
                 if inc.param != "*":
                     cond.append(idx_reference.c.param == inc.param)
-                with self._repo.engine.connect() as conn:
+                with self._repo.reads.connect() as conn:
                     keys += [(r.res_type, r.res_id) for r in conn.execute(
                         select(idx_reference.c.res_type, idx_reference.c.res_id).where(and_(*cond)))]
         return keys

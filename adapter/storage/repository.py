@@ -260,11 +260,25 @@ class Repository:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
+    @property
+    def reads(self) -> Engine:
+        """The engine for single-statement reads: autocommit on PostgreSQL (one round trip a
+        statement, no BEGIN and ROLLBACK around it), the same engine on SQLite."""
+        return self._reads
+
     def generation(self, resource_types: Iterable[str]) -> int:
         """The newest version sequence number among `resource_types`: changes whenever one of
         them is written (one index probe per type)."""
+        types = sorted(set(resource_types))
+        if not types:
+            return 0
+        # One statement (one round trip) of one index probe per type: max(seq) over an IN list
+        # would read every version of those types instead.
+        probes = [f"coalesce(({self._max_seq_sql}), 0)" for _ in types]
+        largest = "greatest" if self.engine.dialect.name == "postgresql" else "max"
+        sql = f"SELECT {largest}({', '.join(probes)})" if len(probes) > 1 else f"SELECT {probes[0]}"
         with self._reads.connect() as conn:
-            return max(conn.exec_driver_sql(self._max_seq_sql, (t,)).scalar() or 0 for t in resource_types)
+            return int(conn.exec_driver_sql(sql, tuple(types)).scalar() or 0)
 
     def refresh_access(self, *, batch: int = 500) -> int:
         """Recompute the access columns of every stored version (after the access rules change)."""

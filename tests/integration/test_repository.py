@@ -115,3 +115,19 @@ def test_upgrading_a_store_from_before_the_search_index_backfills_it(database_ur
         assert search.matching_ids(parse_search("Organization", (("name", "dens"),)), conn, 5) == ["A81001"]
         assert conn.execute(sa_select(schema_state.c.version)).scalar_one() == len(MIGRATIONS)
     repo.engine.dispose()
+
+
+def test_the_generation_of_types_is_their_newest_version_in_one_statement(repo):
+    from tests.helpers import organization, task
+
+    assert repo.generation([]) == 0 and repo.generation(["Task", "Organization"]) == 0
+    repo.put("Organization", "A81001", organization())
+    orgs = repo.generation(["Organization"])
+    assert orgs > 0 and repo.generation(["Task"]) == 0
+    assert repo.generation(["Task", "Organization", "Consent"]) == orgs
+    repo.put("Task", "A-1", task("A-1"))
+    assert repo.generation(["Organization"]) == orgs  # another type's write changes nothing here
+    both = repo.generation(["Organization", "Task"])
+    assert both > orgs and both == repo.generation(["Task"])
+    repo.put("Organization", "A81001", organization(name="RENAMED"))
+    assert repo.generation(["Task", "Organization"]) > both
