@@ -285,13 +285,8 @@ class AuditTrail:
 
 def _put_new(events: list[dict]):
     def work(unit) -> int:
-        written = 0
-        for event in events:
-            # Idempotent: a replayed segment may have been stored (in part) before its writer died.
-            if unit.current("AuditEvent", event["id"], lock=False) is None:
-                unit.put("AuditEvent", event["id"], event, method="POST")
-                written += 1
-        return written
+        # Idempotent: a replayed segment may have been stored (in part) before its writer died.
+        return unit.add_new("AuditEvent", events)
     return work
 
 

@@ -1,15 +1,45 @@
 """Writing a resource's index rows, inside the write transaction of its version."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, and_, delete, insert
+from sqlalchemy import Connection, Table, and_, delete
 
 from ..storage.schema import INDEX_TABLES
 from .indexer import index_rows
 
 
+def _insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
+    """Many index rows in the connection's transaction, through the driver: COPY on PostgreSQL,
+    executemany on SQLite. Through SQLAlchemy's executemany each row cost ~40 µs of Python (an
+    AuditEvent of a 50-entry page has ~100 rows), more than the database's own work."""
+    columns = [c.name for c in table.columns]
+    values = [tuple(row.get(c) for c in columns) for row in rows]
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        if conn.dialect.name == "postgresql":
+            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+                for value in values:
+                    copy.write_row(value)
+        else:
+            marks = ", ".join("?" for _ in columns)
+            cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values)
+    finally:
+        cursor.close()
+
+
 class SearchIndexer:
     def __init__(self, fhir_base: str):
         self._base = fhir_base
+
+    def add(self, conn: Connection, resource_type: str, bodies: list[dict]) -> None:
+        """The index rows of resources never stored before: one insert per index table for all."""
+        by_table: dict[str, list[dict]] = {kind: [] for kind in INDEX_TABLES}
+        for body in bodies:
+            rows = index_rows(body, self._base)
+            for kind in INDEX_TABLES:
+                by_table[kind] += [dict(row, res_type=resource_type, res_id=body["id"]) for row in getattr(rows, kind)]
+        for kind, table in INDEX_TABLES.items():
+            if by_table[kind]:
+                _insert_rows(conn, table, by_table[kind])
 
     def replace(self, conn: Connection, resource_type: str, id_: str, body: dict | None, *,
                 fresh: bool = False) -> None:
@@ -22,4 +52,4 @@ class SearchIndexer:
         for kind, table in INDEX_TABLES.items():
             batch = getattr(rows, kind)
             if batch:
-                conn.execute(insert(table), [dict(row, res_type=resource_type, res_id=id_) for row in batch])
+                _insert_rows(conn, table, [dict(row, res_type=resource_type, res_id=id_) for row in batch])

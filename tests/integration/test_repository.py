@@ -131,3 +131,46 @@ def test_the_generation_of_types_is_their_newest_version_in_one_statement(repo):
     assert both > orgs and both == repo.generation(["Task"])
     repo.put("Organization", "A81001", organization(name="RENAMED"))
     assert repo.generation(["Task", "Organization"]) > both
+
+
+def test_add_new_writes_what_put_writes_and_skips_stored_ids(database_url):
+    """The audit trail's batch write: the same version, current row and index rows as `put`,
+    each id once, ids already stored left alone (a replayed batch is harmless)."""
+    from sqlalchemy import text
+
+    from adapter.enforcement.columns import access_columns
+    from adapter.search.index_store import SearchIndexer
+    from adapter.storage.schema import INDEX_TABLES
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    repo = Repository(engine, access=access_columns, indexer=SearchIndexer("http://x/fhir"))
+
+    def event(id_):
+        return {"resourceType": "AuditEvent", "id": id_, "recorded": "2026-11-02T10:00:00Z",
+                "type": {"system": "http://terminology.hl7.org/CodeSystem/audit-event-type", "code": "rest"},
+                "agent": [{"requestor": True, "who": {"identifier": {"value": "c1"}}}],
+                "source": {"observer": {"display": "dthub"}},
+                "entity": [{"what": {"reference": f"Task/T-{n}"}} for n in range(3)] +
+                          [{"what": {"reference": "Organization/A81001"}}]}
+
+    repo.put("AuditEvent", "ae-1", event("ae-1"))
+    written = repo.write_unit(lambda unit: unit.add_new("AuditEvent", [event("ae-1"), event("ae-2"), event("ae-2"),
+                                                                        event("ae-3")]))
+    assert written == 2
+    assert repo.write_unit(lambda unit: unit.add_new("AuditEvent", [event("ae-3")])) == 0  # a replay
+    first, second = repo.read("AuditEvent", "ae-1"), repo.read("AuditEvent", "ae-2")
+    assert second.version_id == 1 and second.seq > first.seq
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("id", "meta")}  # noqa: E731
+    assert strip(first.resource()) == strip(second.resource())
+    assert second.resource()["meta"]["versionId"] == "1"
+    with engine.connect() as conn:
+        for table in INDEX_TABLES.values():
+            rows = {i: sorted(tuple(v for k, v in r._mapping.items() if k != "res_id") for r in conn.execute(
+                table.select().where(table.c.res_id == i))) for i in ("ae-1", "ae-2")}
+            assert rows["ae-1"] == rows["ae-2"], table.name
+        access = conn.execute(text("SELECT res_id, owner_org, security FROM resource WHERE res_type = 'AuditEvent' "
+                                   "ORDER BY res_id")).all()
+        versions = conn.execute(text("SELECT count(*) FROM resource_version WHERE res_type = 'AuditEvent'")).scalar()
+    assert [a[1:] for a in access[:2]] == [access[0][1:]] * 2 and versions == 3
+    engine.dispose()
