@@ -8,20 +8,16 @@ from .indexer import index_rows
 
 
 def _insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """Many index rows in the connection's transaction, through the driver: COPY on PostgreSQL,
-    executemany on SQLite. Through SQLAlchemy's executemany each row cost ~40 µs of Python (an
-    AuditEvent of a 50-entry page has ~100 rows), more than the database's own work."""
+    """Many index rows in the connection's transaction, through the driver's executemany (psycopg
+    pipelines it). Through SQLAlchemy's executemany each row cost ~40 µs of Python (an AuditEvent
+    of a 50-entry page has ~100 rows), more than the database's own work. Not COPY: an interrupted
+    COPY (Ctrl-C, SIGTERM during an import) ends as a query error, not as the interrupt."""
     columns = [c.name for c in table.columns]
-    values = [tuple(row.get(c) for c in columns) for row in rows]
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
     cursor = conn.connection.driver_connection.cursor()
     try:
-        if conn.dialect.name == "postgresql":
-            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-                for value in values:
-                    copy.write_row(value)
-        else:
-            marks = ", ".join("?" for _ in columns)
-            cursor.executemany(f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})", values)
+        cursor.executemany(sql, [tuple(row.get(c) for c in columns) for row in rows])
     finally:
         cursor.close()
 
