@@ -90,25 +90,17 @@ def _replace_references(root, replacement: dict[str, dict | None]) -> None:
     stack = [root]  # every node on the stack is the view's own copy
     while stack:
         node = stack.pop()
-        if isinstance(node, list):
-            for i in reversed(range(len(node))):
-                item = node[i]
-                if isinstance(item, dict) and item.get("reference") in replacement:
-                    if replacement[item["reference"]] is None:
-                        del node[i]
-                    else:
-                        node[i] = copy.deepcopy(replacement[item["reference"]])
-                elif isinstance(item, (dict, list)) and holds(item):
-                    stack.append(entered(node, i, item))
-        else:
-            for key, value in list(node.items()):
-                if isinstance(value, dict) and value.get("reference") in replacement:
-                    if replacement[value["reference"]] is None:
-                        del node[key]
-                    else:
-                        node[key] = copy.deepcopy(replacement[value["reference"]])
-                elif isinstance(value, (dict, list)) and holds(value):
-                    stack.append(entered(node, key, value))
+        # Lists backwards, so that a deletion does not shift the positions still to visit.
+        slots = list(reversed(range(len(node)))) if isinstance(node, list) else list(node)
+        for slot in slots:
+            value = node[slot]
+            if isinstance(value, dict) and value.get("reference") in replacement:
+                if replacement[value["reference"]] is None:
+                    del node[slot]
+                else:
+                    node[slot] = copy.deepcopy(replacement[value["reference"]])
+            elif isinstance(value, (dict, list)) and holds(value):
+                stack.append(entered(node, slot, value))
 
 
 def _label(view: dict, code: str) -> None:
