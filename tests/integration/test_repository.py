@@ -174,3 +174,39 @@ def test_add_new_writes_what_put_writes_and_skips_stored_ids(database_url):
         versions = conn.execute(text("SELECT count(*) FROM resource_version WHERE res_type = 'AuditEvent'")).scalar()
     assert [a[1:] for a in access[:2]] == [access[0][1:]] * 2 and versions == 3
     engine.dispose()
+
+
+def _has_statistics(engine) -> bool:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":
+            return conn.execute(text("SELECT count(*) FROM pg_stats WHERE tablename = 'resource'")).scalar() > 0
+        if not conn.execute(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")).scalar():
+            return False
+        return conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'resource'")).scalar() > 0
+
+
+def test_a_store_that_grows_through_the_repository_is_analyzed_on_the_way(database_url):
+    """A bulk load into an empty store must not run on plans made for an empty table: the
+    repository refreshes the statistics at 1,000 new resources, then at each fourfold growth."""
+    from tests.helpers import organization
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    repo = Repository(engine)
+    bodies = lambda start, n: [dict(organization(), id=f"O{k}") for k in range(start, start + n)]  # noqa: E731
+    repo.write_unit(lambda unit: unit.add_new("Organization", bodies(0, 998)))
+    repo.put("Organization", "O998", organization())
+    repo.put("Organization", "O0", organization(name="AN UPDATE IS NOT GROWTH"))
+    assert not _has_statistics(engine)
+    repo.put("Organization", "O999", organization())  # the 1,000th new resource
+    assert _has_statistics(engine)
+    with engine.begin() as conn:  # forget the statistics: the next refresh is due at 4,000
+        conn.exec_driver_sql("DELETE FROM pg_statistic WHERE starelid = 'resource'::regclass"
+                             if engine.dialect.name == "postgresql" else "DELETE FROM sqlite_stat1")
+    repo.write_unit(lambda unit: unit.add_new("Organization", bodies(1000, 2999)))
+    assert not _has_statistics(engine)
+    repo.write_unit(lambda unit: unit.add_new("Organization", bodies(3999, 1)))
+    assert _has_statistics(engine)
+    engine.dispose()
