@@ -209,4 +209,16 @@ def test_a_store_that_grows_through_the_repository_is_analyzed_on_the_way(databa
     assert not _has_statistics(engine)
     repo.write_unit(lambda unit: unit.add_new("Organization", bodies(3999, 1)))
     assert _has_statistics(engine)
+
+    # A repository opened on a store of 4,000 (a server's, whose audit trail grows it slowly)
+    # waits until the store has doubled.
+    later = Repository(engine)
+    forget = ("DELETE FROM pg_statistic WHERE starelid = 'resource'::regclass"
+              if engine.dialect.name == "postgresql" else "DELETE FROM sqlite_stat1")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(forget)
+    later.write_unit(lambda unit: unit.add_new("Organization", bodies(4000, 3999)))
+    assert not _has_statistics(engine)
+    later.put("Organization", "O7999", organization())
+    assert _has_statistics(engine)
     engine.dispose()
