@@ -24,6 +24,7 @@ from ..policy.codes import DATA_TYPES
 from ..policy.decisions import serving
 from ..policy.resources import GOVERNED, PUBLIC
 from ..policy.scope import ALL
+from ..storage.members import one_of
 from ..storage.schema import idx_reference, resource
 from .columns import NAME_SEPARATOR
 
@@ -115,7 +116,7 @@ class CompiledAccess:
         parts = []
         for keys, owners in self._plans[resource_type]:
             match = alias.c.security == keys[0] if len(keys) == 1 else alias.c.security.in_(keys)
-            parts.append(match if owners is None else and_(match, alias.c.owner_org.in_(owners)))
+            parts.append(match if owners is None else and_(match, one_of(alias.c.owner_org, owners)))
         return or_(*parts) if parts else false()
 
     def _own_subscriptions(self, alias) -> ColumnElement:

@@ -14,8 +14,6 @@ remove: its presence would otherwise tell that there was a named author or an im
 """
 from __future__ import annotations
 
-import copy
-
 import orjson
 
 from mappings.names import org_ref, ref_ods
@@ -52,12 +50,11 @@ def will_see(principal, grants: Grants, resource: dict, masks: tuple[str, ...] |
 
 def _remove_staff(view: dict) -> None:
     fallback = owner(view)
-    replacement: dict[str, dict | None] = {}
+    replacement: dict[str, str | None] = {}  # "#local id" -> the ODS code of its organisation, or None
     kept = []
     for contained in view.get("contained") or []:
         if isinstance(contained, dict) and contained.get("resourceType") in STAFF_TYPES:
-            ods = ref_ods(contained.get("organization")) or fallback
-            replacement[f"#{contained.get('id')}"] = org_ref(ods) if ods else None
+            replacement[f"#{contained.get('id')}"] = ref_ods(contained.get("organization")) or fallback
         else:
             kept.append(contained)
     if kept:
@@ -70,37 +67,48 @@ def _remove_staff(view: dict) -> None:
         _replace_references(view, replacement)
 
 
-def _replace_references(root, replacement: dict[str, dict | None]) -> None:
+def _replace_references(root: dict, replacement: dict[str, str | None]) -> None:
     """Every Reference to a removed contained resource becomes its organisation's reference
     (or goes, when there is none); walks lists and objects, not the kept contained resources'
-    own ids. Only subtrees whose JSON holds one of the local references are entered: a test at C
-    speed, where a Python walk of a response's whole answer tree costs ~0.5 ms."""
+    own ids.
+
+    Why it is fast: the resource's JSON is searched once (at C speed) for the local references,
+    and the walk ends as soon as each occurrence found there has been replaced: a mapped
+    response's only staff reference is its top-level `author`, replaced without entering the
+    answer tree. While occurrences remain (a reference deeper down, or the same text elsewhere,
+    e.g. in a `display`), only subtrees whose own JSON holds one are entered, each copied first
+    (copy on write)."""
     markers = [orjson.dumps(reference) for reference in replacement]
+    remaining = sum(orjson.dumps(root).count(marker) for marker in markers)
 
     def holds(value) -> bool:
         text = orjson.dumps(value)
         return any(marker in text for marker in markers)
 
     def entered(container, key, value):
-        """The child to walk, copied into its (already copied) parent first: copy on write."""
         copied = dict(value) if isinstance(value, dict) else list(value)
         container[key] = copied
         return copied
 
     stack = [root]  # every node on the stack is the view's own copy
-    while stack:
+    while stack and remaining:
         node = stack.pop()
-        # Lists backwards, so that a deletion does not shift the positions still to visit.
-        slots = list(reversed(range(len(node)))) if isinstance(node, list) else list(node)
-        for slot in slots:
+        # This node's own references first (they may be all there is); lists backwards, so that
+        # a deletion does not shift the positions still to visit.
+        for slot in (list(reversed(range(len(node)))) if isinstance(node, list) else list(node)):
             value = node[slot]
             if isinstance(value, dict) and value.get("reference") in replacement:
-                if replacement[value["reference"]] is None:
+                remaining -= 1
+                ods = replacement[value["reference"]]
+                if ods is None:
                     del node[slot]
                 else:
-                    node[slot] = copy.deepcopy(replacement[value["reference"]])
-            elif isinstance(value, (dict, list)) and holds(value):
-                stack.append(entered(node, slot, value))
+                    node[slot] = org_ref(ods)
+        if remaining:
+            for slot in (range(len(node)) if isinstance(node, list) else list(node)):
+                value = node[slot]
+                if isinstance(value, (dict, list)) and holds(value):
+                    stack.append(entered(node, slot, value))
 
 
 def _label(view: dict, code: str) -> None:

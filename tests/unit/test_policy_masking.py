@@ -137,3 +137,40 @@ def test_a_deep_staff_reference_is_replaced_in_the_view_and_never_in_the_input(b
     assert qr == original
     assert view["item"][0]["item"][0]["answer"][0]["valueReference"]["reference"] == "Organization/B00002"
     assert view["item"][1:] == qr["item"][1:] and labels(view) == {"REDACTED"} and not names_staff(view)
+
+
+def _references(node) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["reference"]] if isinstance(node.get("reference"), str) else []
+        return own + [r for v in node.values() for r in _references(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _references(v)]
+    return []
+
+
+@pytest.mark.parametrize("organisation", [None, "B00002"], ids=["references-go", "references-become-the-org"])
+def test_every_staff_reference_goes_wherever_and_however_often_it_appears(organisation):
+    """The walk stops once every occurrence of a local reference's text has been replaced: a
+    reference at the top and the same one deeper, the same text outside a reference (a display,
+    an answer), and a removed list entry before one that holds another must all come out right."""
+    role = {"resourceType": "PractitionerRole", "id": "r1"}
+    if organisation:
+        role["organization"] = {"reference": f"Organization/{organisation}"}
+    qr = {"resourceType": "QuestionnaireResponse", "id": "x", "status": "completed",
+          "contained": [role, {"resourceType": "Organization", "id": "o1", "name": "kept"}],
+          "author": {"reference": "#r1"},
+          "basedOn": [{"reference": "#r1"},
+                      {"reference": "#o1", "extension": [{"url": "https://example.org/x",
+                                                          "valueReference": {"reference": "#r1"}}]}],
+          "item": [{"linkId": "a", "answer": [{"valueString": "#r1"},
+                                              {"valueReference": {"reference": "#r1", "display": "#r1"}}]}]}
+    original = copy.deepcopy(qr)
+    view = will_see(ICB, None, qr, (MASK_STAFF,))
+    assert qr == original
+    expected_org = [f"Organization/{organisation}"] if organisation else []
+    assert "#r1" not in _references(view) and "#o1" in _references(view)
+    assert _references(view).count(f"Organization/{organisation}") == (4 if organisation else 0)
+    assert [c["id"] for c in view["contained"]] == ["o1"]
+    assert view["item"][0]["answer"][0] == {"valueString": "#r1"}  # text, not a reference: kept
+    assert ("author" in view) == bool(organisation) and _references(view.get("author")) == expected_org
+    assert len(view["basedOn"]) == (2 if organisation else 1)
