@@ -13,6 +13,8 @@ from pydantic import ValidationError
 
 from adapter.outcomes import Issue
 
+from . import model_cache
+
 _MISSING = {"missing", "model_field_validation.missing"}
 _FIELD = re.compile(r"_?[A-Za-z][A-Za-z0-9_]*$").match
 
@@ -28,6 +30,7 @@ class ModelError:
 def _model_class(resource_type: str):
     from fhir.resources.R4B import get_fhir_model_class
 
+    model_cache.install()
     try:
         return get_fhir_model_class(resource_type)
     except Exception:  # not an R4B type (e.g. R4's MedicinalProduct): nothing to check with
@@ -68,7 +71,8 @@ def model_errors(resource: dict) -> list[ModelError]:
     if cls is None:
         return []
     try:
-        cls.model_validate(resource)
+        with model_cache.nested_cache(resource):  # the model is discarded: sharing is safe
+            cls.model_validate(resource)
     except ValidationError as exc:
         out = []
         for err in exc.errors(include_url=False):
