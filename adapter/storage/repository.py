@@ -395,6 +395,14 @@ class Repository:
             conn.execute(select(1))
         return True
 
+    def current_ids(self, resource_type: str, *, limit: int) -> frozenset[str] | None:
+        """The ids of the live resources of a type, or None when there are more than `limit`."""
+        query = select(resource.c.res_id).where(and_(resource.c.res_type == resource_type,
+                                                     resource.c.deleted.is_(False))).limit(limit + 1)
+        with self.engine.connect() as conn:
+            ids = frozenset(conn.execute(query).scalars())
+        return ids if len(ids) <= limit else None
+
     def count_current(self, resource_types: Iterable[str] | None = None) -> int:
         query = select(func.count()).select_from(resource).where(resource.c.deleted.is_(False))
         if resource_types:

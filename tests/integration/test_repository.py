@@ -88,6 +88,16 @@ def test_iter_current_streams_live_versions_in_id_order(repo):
     assert "T3" in [v.id for v in repo.iter_current("Task", batch=2, include_deleted=True)]
 
 
+def test_current_ids_are_the_live_ids_of_a_type_or_none_beyond_the_limit(repo):
+    for n in range(4):
+        repo.put("Task", f"T{n}", {"resourceType": "Task", "status": "draft", "intent": "plan"})
+    repo.put("Task", "T3", None)
+    repo.put("Consent", "C1", {"resourceType": "Consent", "status": "active"})
+    assert repo.current_ids("Task", limit=3) == {"T0", "T1", "T2"}
+    assert repo.current_ids("Task", limit=2) is None
+    assert repo.current_ids("Organization", limit=2) == frozenset()
+
+
 def test_upgrading_a_store_from_before_the_search_index_backfills_it(database_url):
     from sqlalchemy import select as sa_select
 
