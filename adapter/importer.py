@@ -267,12 +267,10 @@ class _Writer:
         self.after_commit(list(zip(batch, results)))
 
     def _write(self, unit, batch: list[tuple]) -> tuple[list, int]:
-        results = []
         targets: dict[str, list[str]] = {"CREATE": [], "UPDATE": [], "DELETE": []}
-        for _tally, resource_type, id_, body in batch:
-            method = "DELETE" if body is None else "PUT"
-            result = unit.put(resource_type, id_, body, method=method, skip_unchanged=True)
-            results.append(result)
+        results = unit.put_many([(resource_type, id_, body, "DELETE" if body is None else "PUT")
+                                 for _tally, resource_type, id_, body in batch], skip_unchanged=True)
+        for (_tally, resource_type, id_, body), result in zip(batch, results):
             if result.changed:
                 activity = "DELETE" if body is None else "CREATE" if result.created else "UPDATE"
                 targets[activity].append(f"{resource_type}/{id_}/_history/{result.version.version_id}")

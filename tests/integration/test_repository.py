@@ -184,3 +184,68 @@ def test_add_new_writes_what_put_writes_and_skips_stored_ids(database_url):
         versions = conn.execute(text("SELECT count(*) FROM resource_version WHERE res_type = 'AuditEvent'")).scalar()
     assert [a[1:] for a in access[:2]] == [access[0][1:]] * 2 and versions == 3
     engine.dispose()
+
+
+def test_put_many_writes_what_puts_in_turn_write(database_url):
+    """The import's batch write: versions, current rows, index rows and results as the same
+    puts one by one, including a key twice, deletions, unchanged and new resources."""
+    import orjson
+    from sqlalchemy import text
+
+    from adapter.enforcement.columns import access_columns
+    from adapter.search.index_store import SearchIndexer
+    from adapter.storage.schema import INDEX_TABLES
+    from tests.helpers import organization, task
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    repo = Repository(engine, access=access_columns, indexer=SearchIndexer("http://x/fhir"))
+    tables = ("resource", "resource_version", *(t.name for t in INDEX_TABLES.values()))
+    items = [
+        ("Organization", "A81001", organization(name="RENAMED"), "PUT"),  # update
+        ("Task", "T-new", task("T-new"), "PUT"),  # create
+        ("Task", "T-same", task("T-same"), "PUT"),  # unchanged
+        ("Organization", "A81002", None, "DELETE"),  # delete
+        ("Task", "T-missing", None, "DELETE"),  # nothing to delete
+        ("Task", "T-gone", task("T-gone"), "PUT"),  # re-created after a deletion
+        ("Task", "T-new", task("T-new", practice="A81002"), "PUT"),  # the same key again
+        ("Organization", "A81001", organization(name="RENAMED"), "PUT"),  # again, now unchanged
+        ("Task", "T-twice", task("T-twice"), "PUT"),
+        ("Task", "T-twice", None, "DELETE"),  # created and deleted in one batch
+    ]
+
+    def content(stored):  # without lastUpdated: written at different instants
+        if stored is None:
+            return None
+        body = orjson.loads(stored)
+        body["meta"].pop("lastUpdated")
+        return body
+
+    def run(write):
+        with engine.begin() as conn:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+        repo.put("Organization", "A81001", organization())
+        repo.put("Organization", "A81002", organization("A81002"))
+        repo.put("Task", "T-gone", task("T-gone"))
+        repo.put("Task", "T-gone", None)
+        repo.put("Task", "T-same", task("T-same"))
+        results = repo.write_unit(write)
+        state = {}
+        with engine.connect() as conn:
+            for table in ("resource", "resource_version"):
+                rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY res_type, res_id, version_id")).mappings()
+                state[table] = [{k: content(v) if k == "content" else v for k, v in r.items()
+                                 if k not in ("last_updated", "seq")} for r in rows]
+            for table in INDEX_TABLES.values():
+                state[table.name] = sorted(tuple(map(str, r)) for r in conn.execute(table.select()))
+        return state, [(r.created, r.changed, r.version.resource_type, r.version.id, r.version.version_id,
+                        r.version.deleted, r.version.method, content(r.version.content), r.version.seq > 0)
+                       for r in results]
+
+    singles = run(lambda unit: [unit.put(t, i, b, method=m, skip_unchanged=True) for t, i, b, m in items])
+    batched = run(lambda unit: unit.put_many(items, skip_unchanged=True))
+    assert batched[0] == singles[0]
+    assert batched[1] == singles[1]
+    assert any(len(rows) for name, rows in singles[0].items() if name.startswith("idx_"))
+    engine.dispose()
