@@ -32,7 +32,7 @@ from typing import Iterator
 
 import orjson
 
-MAX_ENTRIES = 4096
+MAX_ENTRIES = 8192
 MAX_KEY_BYTES = 2048  # a bigger subtree seldom repeats; its parts are cached on their own
 MAX_NODES = 1_000_000  # is_pure_json gives up (no cache) beyond this many values
 
@@ -73,9 +73,10 @@ def is_pure_json(value) -> bool:
 
 
 @contextmanager
-def nested_cache(resource) -> Iterator[None]:
-    """Open the cache for this validation when `resource` is pure JSON (else a no-op)."""
-    token = _open.set(is_pure_json(resource))
+def nested_cache(resource, pure_json: bool | None = None) -> Iterator[None]:
+    """Open the cache for this validation when `resource` is pure JSON (else a no-op);
+    `pure_json` is `is_pure_json(resource)` when the caller has found it already."""
+    token = _open.set(is_pure_json(resource) if pure_json is None else pure_json)
     try:
         yield
     finally:
@@ -99,6 +100,7 @@ def _validator(cls, value, model_klass):
             stats["hits"] += 1
             return instance
     instance = _original(cls, value, model_klass)  # raises on invalid input: nothing is cached
+    key = (model_klass, bytes(memoryview(text)))  # orjson's bytes keep a 4 KiB buffer: an exact copy
     with _lock:
         stats["misses"] += 1
         _entries[key] = instance

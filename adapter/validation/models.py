@@ -65,13 +65,14 @@ def expression(resource_type: str, loc: tuple) -> str:
     return "".join(out)
 
 
-def model_errors(resource: dict) -> list[ModelError]:
+def model_errors(resource: dict, *, pure_json: bool | None = None) -> list[ModelError]:
+    """`pure_json`: whether `resource` is pure JSON, if the caller knows (else found here)."""
     rtype = resource.get("resourceType")
     cls = _model_class(rtype) if type(rtype) is str else None
     if cls is None:
         return []
     try:
-        with model_cache.nested_cache(resource):  # the model is discarded: sharing is safe
+        with model_cache.nested_cache(resource, pure_json):  # the model is discarded: sharing is safe
             cls.model_validate(resource)
     except ValidationError as exc:
         out = []

@@ -1,5 +1,6 @@
-"""The R4B model pass's cache of accepted nested elements (adapter/validation/model_cache.py):
-as strict as no cache, and loud if fhir_core changes the shape it hooks."""
+"""The validation caches: the R4B model pass's cache of accepted nested elements
+(adapter/validation/model_cache.py) and the R4 structure walk's memo of values without issues
+(structure.py): as strict as no cache, and loud if fhir_core changes the shape it hooks."""
 from __future__ import annotations
 
 import contextlib
@@ -11,7 +12,8 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from adapter.validation import model_cache, models, validate_resource
+import adapter.validation
+from adapter.validation import get_rules, model_cache, models, structure, validate_resource
 
 ORG_TYPE = "http://terminology.hl7.org/CodeSystem/organization-type"
 PROFILE = "https://fhir.dandthub.co.uk/StructureDefinition/dthub-organization"
@@ -51,7 +53,7 @@ def uncached_errors(resource: dict) -> list:
 @contextlib.contextmanager
 def _cache_closed():
     original = model_cache.nested_cache
-    model_cache.nested_cache = lambda _resource: contextlib.nullcontext()
+    model_cache.nested_cache = lambda *_args: contextlib.nullcontext()
     try:
         yield
     finally:
@@ -127,88 +129,59 @@ def test_cached_model_pass_reports_exactly_the_uncached_errors(name):
 
 
 @pytest.mark.parametrize("name", sorted(INVALID))
-def test_full_validation_is_the_same_with_the_cache(name):
+def test_full_validation_is_the_same_with_the_caches(name, monkeypatch):
     resource = INVALID[name]()
-    with _cache_closed():
+    assert validate_resource(organization("warm-3")) == []  # the structure memo warmed too
+    with monkeypatch.context() as m:
+        m.setattr(adapter.validation, "is_pure_json", lambda _resource: False)  # both caches closed
         expected = validate_resource(copy.deepcopy(resource))
+    assert expected
+    assert validate_resource(resource) == expected
     assert validate_resource(resource) == expected
 
 
-def test_an_invalid_element_is_not_cached_and_stays_invalid():
-    bad = organization(type=[{"coding": [BAD_CODING]}])
-    first = raw_errors(bad)
-    assert first and raw_errors(bad) == first
-    assert models.model_errors(organization("after")) == []
+def structure_issues(resource: dict, memo: bool) -> list:
+    return structure.check_structure(resource, get_rules(), pure_json=memo)
 
 
-def test_repeated_elements_are_validated_once():
-    model_cache.clear()
-    models.model_errors(organization("a"))
-    misses = model_cache.stats["misses"]
-    models.model_errors(organization("b"))
-    # Only what differs (the identifier) is built again.
-    assert model_cache.stats["misses"] - misses == 1
-    assert model_cache.stats["hits"] > 0
+@pytest.mark.parametrize("name", sorted(INVALID))
+def test_the_structure_memo_reports_exactly_the_issues_of_a_full_walk(name):
+    structure_issues(organization("warm-3"), True)
+    resource = INVALID[name]()
+    expected = structure_issues(resource, False)
+    assert structure_issues(resource, True) == expected
+    assert structure_issues(resource, True) == expected
 
 
-def test_the_cache_is_bounded(monkeypatch):
-    monkeypatch.setattr(model_cache, "MAX_ENTRIES", 3)
-    for i in range(10):
-        models.model_errors(organization(f"org-{i}"))
-    assert len(model_cache._entries) == 3
+def test_the_structure_memo_remembers_only_values_without_issues():
+    structure._memo.clear()
+    assert structure_issues(organization(), True) == []
+    remembered = len(structure._memo)
+    assert remembered > 0
+    assert structure_issues(organization(type=[{"coding": [coding(code=5)]}]), True)
+    assert all(b"\"code\":5" not in key[2] for key in structure._memo)
 
 
-def test_large_elements_are_not_cached(monkeypatch):
-    monkeypatch.setattr(model_cache, "MAX_KEY_BYTES", 10)
-    model_cache.clear()
-    models.model_errors(organization())
-    assert model_cache._entries == {} and model_cache.stats["hits"] == 0
+def test_the_structure_memo_is_not_used_beside_contained_resources():
+    """`#id` resolves against the container's contained resources: the same reference is
+    fine in one resource and wrong in another."""
+    practitioner = {"resourceType": "Practitioner", "id": "p1"}
+    fine = {"resourceType": "Task", "status": "draft", "intent": "plan", "contained": [practitioner],
+            "owner": {"reference": "#p1"}}
+    wrong = {"resourceType": "Task", "status": "draft", "intent": "plan",
+             "contained": [{"resourceType": "Practitioner", "id": "p2"}], "owner": {"reference": "#p1"}}
+    assert structure_issues(fine, True) == []
+    assert structure_issues(wrong, True) == structure_issues(wrong, False) != []
 
 
-class Colour(str, enum.Enum):
-    BLUE = "blue"
-
-
-@pytest.mark.parametrize("value", [
-    Colour.BLUE, ("a",), uuid.UUID(int=1), float("nan"), float("inf"), {1: "a"}, b"x",
-    type("S", (str,), {})("a"), type("I", (int,), {})(1),
-])
-def test_only_pure_json_opens_the_cache(value):
-    assert not model_cache.is_pure_json({"a": [{"b": value}]})
-    model_cache.clear()
-    models.model_errors(organization(name="Acme", alias=[value]))
-    assert model_cache.stats == {"hits": 0, "misses": 0}
-
-
-def test_pure_json_is_recognised():
-    assert model_cache.is_pure_json({"a": [1, 1.5, True, None, "x", {"b": []}]})
-
-
-def test_a_resource_that_contains_itself_is_not_walked_forever():
-    loop: dict = {"resourceType": "Organization"}
-    loop["contained"] = [loop]
-    assert not model_cache.is_pure_json(loop)
-
-
-def test_instances_are_not_shared_outside_the_model_pass():
-    cls = get_fhir_model_class("Organization")
-    first, second = cls.model_validate(organization()), cls.model_validate(organization())
-    assert first.type[0] is not second.type[0]
-
-
-def test_the_hook_is_in_place_and_called():
-    """Fails if fhir_core stops validating nested elements through the wrapped classmethod
-    (the cache would then silently do nothing)."""
-    assert model_cache.installed()
-    model_cache.clear()
-    models.model_errors(organization())
-    assert model_cache.stats["misses"] > 0
-
-
-def test_install_refuses_an_unknown_fhir_core_shape(monkeypatch):
-    from fhir_core import types
-
-    monkeypatch.setattr(model_cache, "_original", None)
-    monkeypatch.setattr(types.FhirBase, "fhir_model_validator", classmethod(lambda cls, data: data))
-    with pytest.raises(RuntimeError, match="model_cache.py"):
-        model_cache.install()
+def test_the_structure_memo_tells_containers_apart():
+    """`#` is the container itself: an Identifier.assigner (Organization) may be `#` in an
+    Organization, not in a Task, though the Identifier is the same."""
+    identifier = [{"system": "https://example.org/id", "value": "1", "assigner": {"reference": "#"}}]
+    ok = {"resourceType": "Organization", "identifier": identifier}
+    bad = {"resourceType": "Task", "status": "draft", "intent": "plan", "identifier": identifier}
+    for order in ((ok, bad), (bad, ok)):
+        structure._memo.clear()
+        for resource in order + order:
+            assert structure_issues(resource, True) == structure_issues(resource, False)
+    assert structure_issues(ok, True) == [] and structure_issues(bad, True) != []
