@@ -185,3 +185,13 @@ def test_the_structure_memo_tells_containers_apart():
         for resource in order + order:
             assert structure_issues(resource, True) == structure_issues(resource, False)
     assert structure_issues(ok, True) == [] and structure_issues(bad, True) != []
+
+
+def test_an_integer_beyond_64_bits_is_validated_without_the_caches(monkeypatch):
+    """orjson cannot write it, so no key: both passes walk it as usual."""
+    resource = organization(extension=[extension(valueInteger=2 ** 70)])
+    with monkeypatch.context() as m:
+        m.setattr(adapter.validation, "is_pure_json", lambda _resource: False)
+        expected = validate_resource(copy.deepcopy(resource))
+    assert expected and validate_resource(resource) == expected
+    assert models.model_errors(resource) == uncached_errors(resource)
