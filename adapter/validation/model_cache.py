@@ -13,7 +13,7 @@ hook, hence the patch, kept here alone): while a `nested_cache` is open, a dict 
 JSON text was accepted before for the same class gets the instance built then. Only successes
 are cached: a failing element is validated again, so errors and their locations are exactly
 those of an uncached run. `install()` refuses (raises) if fhir_core no longer has that shape;
-tests/unit/test_model_cache.py fails if the hook stops being called.
+tests/unit/test_validation_caches.py fails if the hook stops being called.
 
 The key is the element's JSON text, so it is only used for pure JSON (dict with str keys, list,
 str, int, float, bool, None; `is_pure_json`): there the text decides the value, while e.g. an
