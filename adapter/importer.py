@@ -19,8 +19,9 @@ How it goes:
   and the package lacks. Per-practice summaries are recomputed for the practices whose actions
   the package names, or that an update or retirement moved actions away from.
 Memory stays flat: lines stream, batches and in-flight chunks are bounded; what is kept grows
-only by ids (the current file's ids for `mode: full`, hashes of the ids it queued for writing)
-and by the organisation hierarchy and practice codes, which England bounds (~8,000).
+only by ids (the current file's ids for `mode: full`, hashes of the ids it queued for writing,
+per stage the stored ids of a type up to 50,000) and by the organisation hierarchy and practice
+codes, which England bounds (~8,000).
 """
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ class StoreLookup:
     turned a miss into a hit. Submissions are many, so their cache is bounded."""
 
     _SUBMISSION_CACHE = 20000
+    _ID_SET_LIMIT = 50000
 
     def __init__(self, repo: Repository):
         self.repo = repo
@@ -78,7 +80,9 @@ class StoreLookup:
         self._cache: dict[str, dict] = {"organisation": {}, "assessment": {}, "submission": {}}
         self._organisations_loaded = False
         self._organisation_digests: dict[str, bytes] = {}
-        self._empty: dict[str, bool] = {}  # types the store held none of when this stage began
+        # Per type, the live ids stored when this stage began (None: too many to hold): an id
+        # not among them is not held, with no read (a first import, or usage after summaries).
+        self._stored_ids: dict[str, frozenset[str] | None] = {}
 
     def _live(self, resource_type: str, id_: str) -> dict | None:
         stored = self.repo.read(resource_type, id_)
@@ -120,9 +124,10 @@ class StoreLookup:
                 self._load_organisations()
             return self._organisation_digests.get(resource["id"]) == _digest(resource)
         resource_type = resource["resourceType"]
-        if resource_type not in self._empty:  # a first import into an empty store reads nothing
-            self._empty[resource_type] = self.repo.count_current([resource_type]) == 0
-        if self._empty[resource_type]:
+        if resource_type not in self._stored_ids:
+            self._stored_ids[resource_type] = self.repo.current_ids(resource_type, limit=self._ID_SET_LIMIT)
+        ids = self._stored_ids[resource_type]
+        if ids is not None and resource["id"] not in ids:
             return False
         stored = self.repo.read(resource_type, resource["id"])
         return stored is not None and not stored.deleted and _comparable(stored.resource()) == _comparable(resource)
@@ -262,12 +267,10 @@ class _Writer:
         self.after_commit(list(zip(batch, results)))
 
     def _write(self, unit, batch: list[tuple]) -> tuple[list, int]:
-        results = []
         targets: dict[str, list[str]] = {"CREATE": [], "UPDATE": [], "DELETE": []}
-        for _tally, resource_type, id_, body in batch:
-            method = "DELETE" if body is None else "PUT"
-            result = unit.put(resource_type, id_, body, method=method, skip_unchanged=True)
-            results.append(result)
+        results = unit.put_many([(resource_type, id_, body, "DELETE" if body is None else "PUT")
+                                 for _tally, resource_type, id_, body in batch], skip_unchanged=True)
+        for (_tally, resource_type, id_, body), result in zip(batch, results):
             if result.changed:
                 activity = "DELETE" if body is None else "CREATE" if result.created else "UPDATE"
                 targets[activity].append(f"{resource_type}/{id_}/_history/{result.version.version_id}")

@@ -37,6 +37,29 @@ class SearchIndexer:
             if by_table[kind]:
                 _insert_rows(conn, table, by_table[kind])
 
+    def replace_many(self, conn: Connection, items: list[tuple[str, str, dict | None, bool]]) -> None:
+        """`replace` for each (resource_type, id, body, fresh), each key at most once: one delete and
+        one insert per index table for all of them (the import's batches)."""
+        stale = [(t, i) for t, i, _body, fresh in items if not fresh]
+        if stale:
+            mark = "%s" if conn.dialect.name == "postgresql" else "?"
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                for table in INDEX_TABLES.values():
+                    cursor.executemany(f"DELETE FROM {table.name} WHERE res_type = {mark} AND res_id = {mark}", stale)
+            finally:
+                cursor.close()
+        by_table: dict[str, list[dict]] = {kind: [] for kind in INDEX_TABLES}
+        for resource_type, id_, body, _fresh in items:
+            if body is None:
+                continue
+            rows = index_rows(body, self._base)
+            for kind in INDEX_TABLES:
+                by_table[kind] += [dict(row, res_type=resource_type, res_id=id_) for row in getattr(rows, kind)]
+        for kind, table in INDEX_TABLES.items():
+            if by_table[kind]:
+                _insert_rows(conn, table, by_table[kind])
+
     def replace(self, conn: Connection, resource_type: str, id_: str, body: dict | None, *,
                 fresh: bool = False) -> None:
         if not fresh:  # a resource never stored before has no rows to remove

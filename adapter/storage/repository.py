@@ -76,6 +76,11 @@ _VREAD = select(resource_version).where(and_(
     resource_version.c.version_id == bindparam("v")))
 
 
+def _row_to_stored(row: dict, seq: int) -> StoredVersion:
+    return StoredVersion(row["res_type"], row["res_id"], row["version_id"], row["last_updated"], row["deleted"],
+                         row["content"], seq, row["method"])
+
+
 def _row_to_version(row, method: str | None = None) -> StoredVersion:
     return StoredVersion(row.res_type, row.res_id, row.version_id, row.last_updated, bool(row.deleted),
                          row.content, row.seq, method)
@@ -95,9 +100,15 @@ class Indexer(Protocol):
 
     def add(self, conn: Connection, resource_type: str, bodies: list[dict]) -> None: ...
 
+    def replace_many(self, conn: Connection, items: list[tuple[str, str, dict | None, bool]]) -> None:
+        """`replace` for each (resource_type, id, body, fresh), each key once."""
+
 
 class _NoIndex:
     def add(self, conn, resource_type, bodies) -> None:
+        return None
+
+    def replace_many(self, conn, items) -> None:
         return None
 
     def replace(self, conn, resource_type, id_, body, *, fresh: bool = False) -> None:
@@ -146,28 +157,11 @@ class WriteUnit:
         if skip_unchanged and live and body is not None and _comparable(before.resource()) == _comparable(body):
             return WriteResult(before, created=False, changed=False)
 
-        version_id = before.version_id + 1 if before else 1
-        stamp = now_instant()
-        content = None
-        owner, security = None, None
-        if body is not None:
-            body = dict(body)
-            meta = dict(body.get("meta") or {})
-            meta["versionId"] = str(version_id)
-            meta["lastUpdated"] = stamp
-            body["meta"] = meta
-            body["id"] = id_
-            content = orjson.dumps(body).decode()
-            owner, security = self._access(body)
-        elif before is not None and before.content is not None:
-            # A deletion is seen by whoever saw what it deleted, and by no one else.
-            owner, security = self._access(before.resource())
-        seq = self._conn.execute(_INSERT_VERSION, dict(
-            res_type=resource_type, res_id=id_, version_id=version_id, last_updated=stamp,
-            method=method, deleted=body is None, content=content, owner_org=owner, security=security,
-        )).inserted_primary_key[0]
+        row, body = self._version_row(resource_type, id_, body, before, method)
+        seq = self._conn.execute(_INSERT_VERSION, row).inserted_primary_key[0]
+        version_id, stamp, content = row["version_id"], row["last_updated"], row["content"]
         values = dict(version_id=version_id, seq=seq, last_updated=stamp, deleted=body is None,
-                      content=content, owner_org=owner, security=security)
+                      content=content, owner_org=row["owner_org"], security=row["security"])
         if before is None:
             self._conn.execute(_INSERT_CURRENT, dict(values, res_type=resource_type, res_id=id_))
             self.created += 1
@@ -176,6 +170,93 @@ class WriteUnit:
         self._indexer.replace(self._conn, resource_type, id_, body, fresh=before is None)
         stored = StoredVersion(resource_type, id_, version_id, stamp, body is None, content, seq, method)
         return WriteResult(stored, created=not live and body is not None, changed=True)
+
+    def put_many(self, items: list[tuple[str, str, dict | None, str]], *,
+                 skip_unchanged: bool = False) -> list[WriteResult]:
+        """`put(resource_type, id, body, method=method, skip_unchanged=...)` for each item in turn,
+        in a handful of statements whatever the count (the import's batches): one read of the
+        current rows, one insert of the versions, the current rows and the index rows in one
+        go each. A key given twice is written twice, in order, as two puts would."""
+        befores = self._currents({(t, i) for t, i, _body, _method in items})
+        stored_before = set(befores)
+        results: list[WriteResult | None] = []
+        pending: list[tuple] = []  # (index in results, version row, stored body, created)
+        # id() of a version this batch writes -> (its index in pending, the version: kept alive so
+        # that its id() is not reused)
+        unwritten: dict[int, tuple[int, StoredVersion]] = {}
+        no_ops: list[tuple[int, int]] = []  # (index in results, index in pending) of a no-op after one
+        for resource_type, id_, body, method in items:
+            before = befores.get((resource_type, id_))
+            live = before is not None and not before.deleted
+            if (body is None and not live) or (skip_unchanged and live and body is not None and
+                                               _comparable(before.resource()) == _comparable(body)):
+                if id(before) in unwritten:  # its seq is known once written
+                    no_ops.append((len(results), unwritten[id(before)][0]))
+                results.append(WriteResult(before, created=False, changed=False) if before
+                               else _nothing(resource_type, id_))
+                continue
+            row, body = self._version_row(resource_type, id_, body, before, method)
+            pending.append((len(results), row, body, not live and body is not None))
+            results.append(None)
+            befores[(resource_type, id_)] = written = _row_to_stored(row, 0)
+            unwritten[id(written)] = (len(pending) - 1, written)
+        if pending:
+            seqs = [r[0] for r in self._conn.execute(_INSERT_VERSIONS, [p[1] for p in pending])]
+            final: dict[tuple[str, str], tuple[dict, dict | None]] = {}
+            for (index, row, body, created), seq in zip(pending, seqs):
+                results[index] = WriteResult(_row_to_stored(row, seq), created=created, changed=True)
+                final[(row["res_type"], row["res_id"])] = (dict(row, seq=seq), body)
+            for index, written in no_ops:  # as `current` would have read it: no method
+                row, seq = pending[written][1], seqs[written]
+                results[index] = WriteResult(_row_to_stored(dict(row, method=None), seq), created=False,
+                                             changed=False)
+            current = [{k: v for k, v in row.items() if k != "method"} for row, _body in final.values()]
+            inserts = [row for row in current if (row["res_type"], row["res_id"]) not in stored_before]
+            updates = [dict(row, b_type=row["res_type"], b_id=row["res_id"]) for row in current
+                       if (row["res_type"], row["res_id"]) in stored_before]
+            if inserts:
+                self._conn.execute(_INSERT_CURRENT, inserts)
+                self.created += len(inserts)
+            if updates:
+                self._conn.execute(_UPDATE_CURRENT, updates)
+            self._indexer.replace_many(self._conn, [(t, i, body, (t, i) not in stored_before)
+                                                    for (t, i), (_row, body) in final.items()])
+        return results  # type: ignore[return-value]
+
+    def _version_row(self, resource_type: str, id_: str, body: dict | None, before: StoredVersion | None,
+                     method: str) -> tuple[dict, dict | None]:
+        """The resource_version row a write makes (no seq yet), and the body as stored (meta.versionId,
+        meta.lastUpdated and id set)."""
+        version_id = before.version_id + 1 if before else 1
+        stamp = now_instant()
+        content, owner, security = None, None, None
+        if body is not None:
+            body = dict(body)
+            body["meta"] = {**(body.get("meta") or {}), "versionId": str(version_id), "lastUpdated": stamp}
+            body["id"] = id_
+            content = orjson.dumps(body).decode()
+            owner, security = self._access(body)
+        elif before is not None and before.content is not None:
+            # A deletion is seen by whoever saw what it deleted, and by no one else.
+            owner, security = self._access(before.resource())
+        return dict(res_type=resource_type, res_id=id_, version_id=version_id, last_updated=stamp, method=method,
+                    deleted=body is None, content=content, owner_org=owner, security=security), body
+
+    def _currents(self, keys: set[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
+        """The current rows of these keys, in a few statements (locked on PostgreSQL, as `current`)."""
+        by_type: dict[str, list[str]] = {}
+        for resource_type, id_ in keys:
+            by_type.setdefault(resource_type, []).append(id_)
+        found: dict[tuple[str, str], StoredVersion] = {}
+        for resource_type, ids in by_type.items():
+            for start in range(0, len(ids), 500):
+                query = select(resource).where(and_(resource.c.res_type == resource_type,
+                                                    resource.c.res_id.in_(ids[start:start + 500])))
+                if self._conn.dialect.name == "postgresql":
+                    query = query.with_for_update()
+                for row in self._conn.execute(query):
+                    found[(row.res_type, row.res_id)] = _row_to_version(row)
+        return found
 
     def add_new(self, resource_type: str, bodies: list[dict], *, method: str = "POST") -> int:
         """Version 1 of each body whose id is not stored yet (the rest are skipped: a replay is
@@ -435,6 +516,14 @@ class Repository:
         with self.engine.connect() as conn:
             conn.execute(select(1))
         return True
+
+    def current_ids(self, resource_type: str, *, limit: int) -> frozenset[str] | None:
+        """The ids of the live resources of a type, or None when there are more than `limit`."""
+        query = select(resource.c.res_id).where(and_(resource.c.res_type == resource_type,
+                                                     resource.c.deleted.is_(False))).limit(limit + 1)
+        with self.engine.connect() as conn:
+            ids = frozenset(conn.execute(query).scalars())
+        return ids if len(ids) <= limit else None
 
     def count_current(self, resource_types: Iterable[str] | None = None) -> int:
         query = select(func.count()).select_from(resource).where(resource.c.deleted.is_(False))

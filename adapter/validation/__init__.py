@@ -12,6 +12,7 @@ from __future__ import annotations
 from adapter.outcomes import Issue
 
 from .merge import model_issues_to_keep
+from .model_cache import is_pure_json
 from .models import model_errors
 from .rules import get_rules
 from .structure import check_structure
@@ -30,8 +31,9 @@ def validate_resource(resource: dict) -> list[Issue]:
         return [Issue("error", "invalid", f"{rtype!r} is not an R4 resource type",
                       ("resourceType",))]
     try:
-        issues = check_structure(resource, rules)
-        issues += model_issues_to_keep(resource, model_errors(resource), issues, rules)
+        pure = is_pure_json(resource)  # once for both passes' caches
+        issues = check_structure(resource, rules, pure_json=pure)
+        issues += model_issues_to_keep(resource, model_errors(resource, pure_json=pure), issues, rules)
     except RecursionError:
         return [Issue("error", "too-costly", "resource is nested too deeply to validate", (rtype,))]
     return issues

@@ -13,6 +13,8 @@ from pydantic import ValidationError
 
 from adapter.outcomes import Issue
 
+from . import model_cache
+
 _MISSING = {"missing", "model_field_validation.missing"}
 _FIELD = re.compile(r"_?[A-Za-z][A-Za-z0-9_]*$").match
 
@@ -28,6 +30,7 @@ class ModelError:
 def _model_class(resource_type: str):
     from fhir.resources.R4B import get_fhir_model_class
 
+    model_cache.install()
     try:
         return get_fhir_model_class(resource_type)
     except Exception:  # not an R4B type (e.g. R4's MedicinalProduct): nothing to check with
@@ -62,13 +65,15 @@ def expression(resource_type: str, loc: tuple) -> str:
     return "".join(out)
 
 
-def model_errors(resource: dict) -> list[ModelError]:
+def model_errors(resource: dict, *, pure_json: bool | None = None) -> list[ModelError]:
+    """`pure_json`: whether `resource` is pure JSON, if the caller knows (else found here)."""
     rtype = resource.get("resourceType")
     cls = _model_class(rtype) if type(rtype) is str else None
     if cls is None:
         return []
     try:
-        cls.model_validate(resource)
+        with model_cache.nested_cache(resource, pure_json):  # the model is discarded: sharing is safe
+            cls.model_validate(resource)
     except ValidationError as exc:
         out = []
         for err in exc.errors(include_url=False):

@@ -5,6 +5,8 @@ reference targets, in one pass, recursing into datatypes, backbone elements and 
 """
 from __future__ import annotations
 
+import orjson
+
 from adapter.outcomes import Issue
 
 from .bindings import code_problem, codeable_concept_problem, coding_problem
@@ -12,12 +14,23 @@ from .references import Scope, reference_problem, scope_of
 from .rules import CODE_LIKE, PRIMITIVE, RESOURCE, ElementRule, Rules, TypeRule
 
 
-class Walker:
-    __slots__ = ("rules", "issues")
+# Complex values already found without any issue, by (element rule, container type, exact JSON
+# text): a repeat (meta, codings, references, periods...) is not walked again. The check of a
+# value depends only on those (and on the contained resources, when there are any: then no
+# memo); the path only shows in issues, and a value with issues is never remembered. Only used
+# for pure JSON (model_cache.is_pure_json), where the text decides the value.
+_MEMO_SIZE = 16384
+_MEMO_MAX_BYTES = 2048
+_memo: dict[tuple, bool] = {}
 
-    def __init__(self, rules: Rules):
+
+class Walker:
+    __slots__ = ("rules", "issues", "memo")
+
+    def __init__(self, rules: Rules, memo: bool = False):
         self.rules = rules
         self.issues: list[Issue] = []
+        self.memo = memo
 
     def error(self, code: str, path: str, message: str, severity: str = "error") -> None:
         self.issues.append(Issue(severity, code, message, (path,)))
@@ -144,6 +157,17 @@ class Walker:
         if kind == RESOURCE:
             self.resource(value, here, scope if rule.name == "contained" else None)
             return
+        key = None
+        if self.memo and not scope.contained:
+            try:
+                text = orjson.dumps(value)
+            except TypeError:  # e.g. an integer beyond 64 bits: walked as usual
+                text = b"x" * (_MEMO_MAX_BYTES + 1)
+            if len(text) <= _MEMO_MAX_BYTES:
+                key = (rule, scope.container_type, text)
+                if key in _memo:
+                    return
+                issues_before = len(self.issues)
         self.object(value, rule.type_rule, here, scope)
         if rule.binding is not None:
             if rule.type == "CodeableConcept":
@@ -158,6 +182,11 @@ class Walker:
             message = reference_problem(value, rule.targets, scope, self.rules.resources)
             if message:
                 self.error("invalid", here, message)
+        if key is not None and len(self.issues) == issues_before:
+            if len(_memo) >= _MEMO_SIZE:
+                _memo.clear()
+            # orjson's bytes keep a 4 KiB buffer: remember a copy of the exact size
+            _memo[(rule, scope.container_type, bytes(memoryview(key[2])))] = True
 
     def primitive_extension(self, value: object, rule: ElementRule, primitive: object, path: str,
                             scope: Scope) -> None:
@@ -187,8 +216,10 @@ def _at(path: str, index: int) -> str:
     return path if index < 0 else f"{path}[{index}]"
 
 
-def check_structure(resource: dict, rules: Rules) -> list[Issue]:
-    walker = Walker(rules)
+def check_structure(resource: dict, rules: Rules, *, pure_json: bool = False) -> list[Issue]:
+    """`pure_json`: the caller found `resource` pure JSON (model_cache.is_pure_json), so
+    repeated values may be looked up in the memo."""
+    walker = Walker(rules, pure_json)
     rtype = resource.get("resourceType")
     walker.resource(resource, rtype if type(rtype) is str else "Resource", None)
     return walker.issues

@@ -234,6 +234,38 @@ def test_an_unchanged_record_is_neither_validated_nor_written_again(repo):
     assert validated == [] and report.total("unchanged") == 20
 
 
+def test_unchanged_records_are_recognised_when_too_many_ids_are_stored_to_hold(repo, monkeypatch):
+    from adapter.importer import StoreLookup
+
+    import_package(repo, BASIC)
+    monkeypatch.setattr(StoreLookup, "_ID_SET_LIMIT", 1)  # every type: read each record instead
+    validated = []
+
+    def counting(resource):
+        validated.append(resource["id"])
+        return validate_resource(resource)
+
+    report = import_package(repo, BASIC, validate=counting)
+    assert validated == [] and report.total("unchanged") == 20
+
+
+def test_a_record_new_to_a_stored_type_is_not_read_to_compare(repo, tmp_path, monkeypatch):
+    import_package(repo, BASIC)
+    package = copy_package(tmp_path)
+    rewrite(package / "contracts.ndjson", lambda r: {**r, "id": r["id"] + "-NEW"})
+    reads = []
+    original = Repository.read
+
+    def counting(self, resource_type, id_):
+        reads.append((resource_type, id_))
+        return original(self, resource_type, id_)
+
+    monkeypatch.setattr(Repository, "read", counting)
+    report = import_package(repo, package)
+    assert report.files["contracts.ndjson"].created == 3
+    assert not [r for r in reads if r[0] == "Consent"]
+
+
 def test_resources_written_through_the_api_do_not_derail_an_import(repo):
     from tests.helpers import organization, task
 

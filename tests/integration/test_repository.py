@@ -88,6 +88,16 @@ def test_iter_current_streams_live_versions_in_id_order(repo):
     assert "T3" in [v.id for v in repo.iter_current("Task", batch=2, include_deleted=True)]
 
 
+def test_current_ids_are_the_live_ids_of_a_type_or_none_beyond_the_limit(repo):
+    for n in range(4):
+        repo.put("Task", f"T{n}", {"resourceType": "Task", "status": "draft", "intent": "plan"})
+    repo.put("Task", "T3", None)
+    repo.put("Consent", "C1", {"resourceType": "Consent", "status": "active"})
+    assert repo.current_ids("Task", limit=3) == {"T0", "T1", "T2"}
+    assert repo.current_ids("Task", limit=2) is None
+    assert repo.current_ids("Organization", limit=2) == frozenset()
+
+
 def test_upgrading_a_store_from_before_the_search_index_backfills_it(database_url):
     from sqlalchemy import select as sa_select
 
@@ -187,6 +197,15 @@ def _has_statistics(engine) -> bool:
         return conn.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'resource'")).scalar() > 0
 
 
+def _forget_statistics(engine) -> None:
+    """The PostgreSQL test database is shared and truncated between tests; statistics outlive a TRUNCATE."""
+    if engine.dialect.name == "sqlite" and not _has_statistics(engine):
+        return  # never analyzed: no sqlite_stat1 yet
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM pg_statistic WHERE starelid = 'resource'::regclass"
+                             if engine.dialect.name == "postgresql" else "DELETE FROM sqlite_stat1")
+
+
 def test_a_store_that_grows_through_the_repository_is_analyzed_on_the_way(database_url):
     """A bulk load into an empty store must not run on plans made for an empty table: the
     repository refreshes the statistics at 1,000 new resources, then at each fourfold growth."""
@@ -194,6 +213,7 @@ def test_a_store_that_grows_through_the_repository_is_analyzed_on_the_way(databa
 
     engine = make_engine(database_url)
     migrate(engine)
+    _forget_statistics(engine)
     repo = Repository(engine)
     bodies = lambda start, n: [dict(organization(), id=f"O{k}") for k in range(start, start + n)]  # noqa: E731
     repo.write_unit(lambda unit: unit.add_new("Organization", bodies(0, 998)))
@@ -202,9 +222,7 @@ def test_a_store_that_grows_through_the_repository_is_analyzed_on_the_way(databa
     assert not _has_statistics(engine)
     repo.put("Organization", "O999", organization())  # the 1,000th new resource
     assert _has_statistics(engine)
-    with engine.begin() as conn:  # forget the statistics: the next refresh is due at 4,000
-        conn.exec_driver_sql("DELETE FROM pg_statistic WHERE starelid = 'resource'::regclass"
-                             if engine.dialect.name == "postgresql" else "DELETE FROM sqlite_stat1")
+    _forget_statistics(engine)  # the next refresh is due at 4,000
     repo.write_unit(lambda unit: unit.add_new("Organization", bodies(1000, 2999)))
     assert not _has_statistics(engine)
     repo.write_unit(lambda unit: unit.add_new("Organization", bodies(3999, 1)))
@@ -213,12 +231,90 @@ def test_a_store_that_grows_through_the_repository_is_analyzed_on_the_way(databa
     # A repository opened on a store of 4,000 (a server's, whose audit trail grows it slowly)
     # waits until the store has doubled.
     later = Repository(engine)
-    forget = ("DELETE FROM pg_statistic WHERE starelid = 'resource'::regclass"
-              if engine.dialect.name == "postgresql" else "DELETE FROM sqlite_stat1")
-    with engine.begin() as conn:
-        conn.exec_driver_sql(forget)
+    _forget_statistics(engine)
     later.write_unit(lambda unit: unit.add_new("Organization", bodies(4000, 3999)))
     assert not _has_statistics(engine)
     later.put("Organization", "O7999", organization())
+    assert _has_statistics(engine)
+    engine.dispose()
+
+
+def test_put_many_writes_what_puts_in_turn_write(database_url):
+    """The import's batch write: versions, current rows, index rows and results as the same
+    puts one by one, including a key twice, deletions, unchanged and new resources."""
+    import orjson
+    from sqlalchemy import text
+
+    from adapter.enforcement.columns import access_columns
+    from adapter.search.index_store import SearchIndexer
+    from adapter.storage.schema import INDEX_TABLES
+    from tests.helpers import organization, task
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    repo = Repository(engine, access=access_columns, indexer=SearchIndexer("http://x/fhir"))
+    tables = ("resource", "resource_version", *(t.name for t in INDEX_TABLES.values()))
+    items = [
+        ("Organization", "A81001", organization(name="RENAMED"), "PUT"),  # update
+        ("Task", "T-new", task("T-new"), "PUT"),  # create
+        ("Task", "T-same", task("T-same"), "PUT"),  # unchanged
+        ("Organization", "A81002", None, "DELETE"),  # delete
+        ("Task", "T-missing", None, "DELETE"),  # nothing to delete
+        ("Task", "T-gone", task("T-gone"), "PUT"),  # re-created after a deletion
+        ("Task", "T-new", task("T-new", practice="A81002"), "PUT"),  # the same key again
+        ("Organization", "A81001", organization(name="RENAMED"), "PUT"),  # again, now unchanged
+        ("Task", "T-twice", task("T-twice"), "PUT"),
+        ("Task", "T-twice", None, "DELETE"),  # created and deleted in one batch
+    ]
+
+    def content(stored):  # without lastUpdated: written at different instants
+        if stored is None:
+            return None
+        body = orjson.loads(stored)
+        body["meta"].pop("lastUpdated")
+        return body
+
+    def run(write):
+        with engine.begin() as conn:
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
+        repo.put("Organization", "A81001", organization())
+        repo.put("Organization", "A81002", organization("A81002"))
+        repo.put("Task", "T-gone", task("T-gone"))
+        repo.put("Task", "T-gone", None)
+        repo.put("Task", "T-same", task("T-same"))
+        results = repo.write_unit(write)
+        state = {}
+        with engine.connect() as conn:
+            for table in ("resource", "resource_version"):
+                rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY res_type, res_id, version_id")).mappings()
+                state[table] = [{k: content(v) if k == "content" else v for k, v in r.items()
+                                 if k not in ("last_updated", "seq")} for r in rows]
+            for table in INDEX_TABLES.values():
+                state[table.name] = sorted(tuple(map(str, r)) for r in conn.execute(table.select()))
+        return state, [(r.created, r.changed, r.version.resource_type, r.version.id, r.version.version_id,
+                        r.version.deleted, r.version.method, content(r.version.content), r.version.seq > 0)
+                       for r in results]
+
+    singles = run(lambda unit: [unit.put(t, i, b, method=m, skip_unchanged=True) for t, i, b, m in items])
+    batched = run(lambda unit: unit.put_many(items, skip_unchanged=True))
+    assert batched[0] == singles[0]
+    assert batched[1] == singles[1]
+    assert any(len(rows) for name, rows in singles[0].items() if name.startswith("idx_"))
+    engine.dispose()
+
+
+def test_an_import_batch_counts_towards_the_growth_that_refreshes_statistics(database_url):
+    from tests.helpers import organization
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    _forget_statistics(engine)
+    repo = Repository(engine)
+    repo.write_unit(lambda unit: unit.put_many([("Organization", f"O{k}", dict(organization(), id=f"O{k}"), "PUT")
+                                                for k in range(999)]))
+    assert not _has_statistics(engine)
+    repo.write_unit(lambda unit: unit.put_many([("Organization", "O0", organization(name="CHANGED"), "PUT"),
+                                                ("Organization", "O999", organization(), "PUT")]))
     assert _has_statistics(engine)
     engine.dispose()
