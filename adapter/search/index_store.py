@@ -3,23 +3,9 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Table, and_, delete
 
+from ..storage.rows import insert_rows
 from ..storage.schema import INDEX_TABLES
 from .indexer import index_rows
-
-
-def _insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
-    """Many index rows in the connection's transaction, through the driver's executemany (psycopg
-    pipelines it). Through SQLAlchemy's executemany each row cost ~40 µs of Python (an AuditEvent
-    of a 50-entry page has ~100 rows), more than the database's own work. Not COPY: an interrupted
-    COPY (Ctrl-C, SIGTERM during an import) ends as a query error, not as the interrupt."""
-    columns = [c.name for c in table.columns]
-    mark = "%s" if conn.dialect.name == "postgresql" else "?"
-    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(mark for _ in columns)})"
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        cursor.executemany(sql, [tuple(row.get(c) for c in columns) for row in rows])
-    finally:
-        cursor.close()
 
 
 class SearchIndexer:
@@ -35,7 +21,7 @@ class SearchIndexer:
                 by_table[kind] += [dict(row, res_type=resource_type, res_id=body["id"]) for row in getattr(rows, kind)]
         for kind, table in INDEX_TABLES.items():
             if by_table[kind]:
-                _insert_rows(conn, table, by_table[kind])
+                insert_rows(conn, table, by_table[kind])
 
     def replace_many(self, conn: Connection, items: list[tuple[str, str, dict | None, bool]]) -> None:
         """`replace` for each (resource_type, id, body, fresh), each key at most once: one delete and
@@ -58,7 +44,7 @@ class SearchIndexer:
                 by_table[kind] += [dict(row, res_type=resource_type, res_id=id_) for row in getattr(rows, kind)]
         for kind, table in INDEX_TABLES.items():
             if by_table[kind]:
-                _insert_rows(conn, table, by_table[kind])
+                insert_rows(conn, table, by_table[kind])
 
     def replace(self, conn: Connection, resource_type: str, id_: str, body: dict | None, *,
                 fresh: bool = False) -> None:
@@ -71,4 +57,4 @@ class SearchIndexer:
         for kind, table in INDEX_TABLES.items():
             batch = getattr(rows, kind)
             if batch:
-                _insert_rows(conn, table, [dict(row, res_type=resource_type, res_id=id_) for row in batch])
+                insert_rows(conn, table, [dict(row, res_type=resource_type, res_id=id_) for row in batch])
