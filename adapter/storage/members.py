@@ -6,7 +6,7 @@ every statement of every request (a third of the extra CPU an ICB's search cost 
 caller's). Here the list is one parameter whatever its length, and the compiled statement is
 cached like any other:
 
-- PostgreSQL: `column = ANY(:values)`, the values as a VARCHAR[] array;
+- PostgreSQL: `column = ANY(:values)`, the values as an array of the column's type;
 - SQLite: `column IN (SELECT value FROM json_each(:values))`, the values as a JSON array.
 
 Both match exactly what `IN (...)` matches, NULL included (no match), and an empty list matches
@@ -26,15 +26,20 @@ from sqlalchemy.types import TypeDecorator
 
 
 class _Values(TypeDecorator):
-    """A list of strings bound as one parameter: an array for psycopg, JSON text for SQLite."""
+    """A list bound as one parameter: an array of the column's type for psycopg, JSON text for
+    SQLite (json_each yields JSON strings as text and JSON integers as integers)."""
     impl = String
     cache_ok = True
 
+    def __init__(self, element=None):
+        super().__init__()
+        self.element = element if element is not None else String()
+
     def load_dialect_impl(self, dialect):
-        return dialect.type_descriptor(ARRAY(String) if dialect.name == "postgresql" else String())
+        return dialect.type_descriptor(ARRAY(self.element) if dialect.name == "postgresql" else String())
 
     def process_bind_param(self, value, dialect):
-        values = [str(v) for v in value]
+        values = list(value)
         return values if dialect.name == "postgresql" else orjson.dumps(values).decode()
 
 
@@ -47,7 +52,7 @@ class _OneOf(ColumnElement):
 
     def __init__(self, column, values: Iterable[str]):
         self.column = column
-        self.values = bindparam(None, value=tuple(values), type_=_Values(), unique=True)
+        self.values = bindparam(None, value=tuple(values), type_=_Values(column.type), unique=True)
 
 
 @compiles(_OneOf)

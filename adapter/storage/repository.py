@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ..outcomes import error
 from .engine import read_engine, writing
+from .members import one_of
 from .schema import resource, resource_version
 
 T = TypeVar("T")
@@ -68,6 +69,8 @@ _CURRENT = select(resource).where(and_(resource.c.res_type == bindparam("b_type"
 _CURRENT_LOCKED = _CURRENT.with_for_update()
 _INSERT_VERSION = resource_version.insert()
 _INSERT_CURRENT = resource.insert()
+_CURRENT_COLUMNS = [c.name for c in resource.columns]
+_COPY_TO_CURRENT = select(*(resource_version.c[name] for name in _CURRENT_COLUMNS))
 _INSERT_VERSIONS = resource_version.insert().returning(resource_version.c.seq, sort_by_parameter_order=True)
 _UPDATE_CURRENT = resource.update().where(and_(resource.c.res_type == bindparam("b_type"),
                                                resource.c.res_id == bindparam("b_id")))
@@ -215,13 +218,21 @@ class WriteUnit:
             updates = [dict(row, b_type=row["res_type"], b_id=row["res_id"]) for row in current
                        if (row["res_type"], row["res_id"]) in stored_before]
             if inserts:
-                self._conn.execute(_INSERT_CURRENT, inserts)
+                self._copy_to_current([row["seq"] for row in inserts])
                 self.created += len(inserts)
             if updates:
                 self._conn.execute(_UPDATE_CURRENT, updates)
             self._indexer.replace_many(self._conn, [(t, i, body, (t, i) not in stored_before)
                                                     for (t, i), (_row, body) in final.items()])
         return results  # type: ignore[return-value]
+
+    def _copy_to_current(self, seqs: list[int]) -> None:
+        """The current rows of resources stored for the first time, copied by the database from
+        the versions just written: their JSON is not sent a second time, and SQLAlchemy does not
+        process every row's parameters again (~40 µs a row)."""
+        for start in range(0, len(seqs), 5000):
+            versions = _COPY_TO_CURRENT.where(one_of(resource_version.c.seq, seqs[start:start + 5000]))
+            self._conn.execute(resource.insert().from_select(_CURRENT_COLUMNS, versions))
 
     def _version_row(self, resource_type: str, id_: str, body: dict | None, before: StoredVersion | None,
                      method: str) -> tuple[dict, dict | None]:
@@ -281,7 +292,7 @@ class WriteUnit:
             return 0
         rows = [row for _, row in fresh.values()]
         seqs = [r[0] for r in self._conn.execute(_INSERT_VERSIONS, [dict(row, method=method) for row in rows])]
-        self._conn.execute(_INSERT_CURRENT, [dict(row, seq=seq) for row, seq in zip(rows, seqs)])
+        self._copy_to_current(seqs)
         self._indexer.add(self._conn, resource_type, [body for body, _ in fresh.values()])
         self.created += len(rows)
         return len(rows)
