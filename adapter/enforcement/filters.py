@@ -29,6 +29,7 @@ from ..storage.schema import idx_reference, resource
 from .columns import NAME_SEPARATOR
 
 Owners = frozenset | type(ALL)
+_UNBUILT = object()
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,23 @@ class CompiledAccess:
 
     # -- SQL ----------------------------------------------------------------------------------
     def condition(self, alias, resource_type: str | None) -> ColumnElement | None:
-        """None = no narrowing. `resource_type` None: rows of any type (system history)."""
+        """None = no narrowing. `resource_type` None: rows of any type (system history). Built
+        once per alias and type (the search engine uses one alias for all its statements): an
+        expression is immutable, and building it cost an ICB's small search ~0.1 ms a statement."""
+        key = (alias, resource_type)
+        built = self._conditions.get(key, _UNBUILT)
+        if built is _UNBUILT:
+            built = self._condition(alias, resource_type)
+            if len(self._conditions) >= 64:  # fresh aliases (subqueries) must not grow it without end
+                self._conditions.clear()
+            self._conditions[key] = built
+        return built
+
+    @cached_property
+    def _conditions(self) -> dict:
+        return {}
+
+    def _condition(self, alias, resource_type: str | None) -> ColumnElement | None:
         if resource_type == "Subscription":
             return self._own_subscriptions(alias)
         if self.unrestricted:

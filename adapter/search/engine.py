@@ -37,6 +37,11 @@ MAX_ITERATIONS = 4
 AccessFilter = Callable[[object, str], ColumnElement | None]
 
 
+# One alias of `resource` for every search statement: a caller's access condition over it is built
+# once per searched type and reused (enforcement.filters.CompiledAccess.condition).
+_OWNER = resource.alias("r")
+
+
 @dataclass(frozen=True)
 class Page:
     matches: list[StoredVersion]
@@ -93,12 +98,12 @@ class SearchEngine:
 
     def matching_ids(self, query: SearchQuery, conn, limit: int, access: AccessFilter | None = None) -> list[str]:
         """Ids of up to `limit` matches, on the caller's connection (to see its own transaction)."""
-        owner = resource.alias("r")
+        owner = _OWNER
         return [r.res_id for r in conn.execute(
             select(owner.c.res_id).where(self._where(owner, query, access)).order_by(owner.c.res_id).limit(limit))]
 
     def count(self, query: SearchQuery, access: AccessFilter | None = None) -> int:
-        owner = resource.alias("r")
+        owner = _OWNER
         with self._repo.reads.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(owner)
                                     .where(self._where(owner, query, access))).scalar_one())
@@ -114,7 +119,7 @@ class SearchEngine:
             if reused is not None:
                 search_id, total = reused
                 return self.page_of(search_id, query.resource_type, 0, query.count, total, access)
-        owner = resource.alias("r")
+        owner = _OWNER
         ids_query = select(owner.c.res_id).where(self._where(owner, query, access)).order_by(*self._order(owner, query))
         with self._repo.reads.connect() as conn:
             head = [r.res_id for r in conn.execute(ids_query.limit(query.count + 1))]
@@ -173,7 +178,7 @@ class SearchEngine:
         """Every current match, in res_id order, in batches of `batch` rows (keyset paging: each
         batch is its own short query, so memory stays bounded and no transaction is held open).
         `extra(alias)` adds conditions on the `resource` alias (bulk reads: time window, area)."""
-        owner = resource.alias("r")
+        owner = _OWNER
         where = self._where(owner, query, access)
         if extra is not None:
             where = and_(where, *extra(owner))
@@ -192,7 +197,7 @@ class SearchEngine:
         """Current, live versions of the ids, in the given order; each is re-checked by the access filter."""
         if not ids:
             return []
-        owner = resource.alias("r")
+        owner = _OWNER
         found: dict[str, StoredVersion] = {}
         with self._repo.reads.connect() as conn:
             for start in range(0, len(ids), 500):
