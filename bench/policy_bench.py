@@ -48,6 +48,7 @@ import harness  # noqa: E402  (bench/ is not a package on purpose: run it as a s
 ROOT = harness.ROOT
 AIM = 1.2  # enforced p50/p95 at most this many times the service caller's
 USAGE_MEASURE = "https://fhir.dandthub.co.uk/Measure/usage"
+GLOBAL_ASSESSMENT = "https://fhir.dandthub.co.uk/Questionnaire/global"
 # The code that decides what an imported row looks like (schema, access columns, labels, the
 # importer): a change to it makes a new cached store. Other changes (the engine, the HTTP layer) do
 # not, as they judge rows at request time; --rebuild-store forces a new one.
@@ -262,6 +263,11 @@ def request_kinds(facts: dict, seed: int) -> list[tuple[str, list[str], str]]:
          [f"/fhir/QuestionnaireResponse?status=completed&_count=50&_sort={s}"
           for s in ("_id", "-_id", "authored", "-authored", "_lastUpdated", "-_lastUpdated")],
          "type-wide: all England for service, the ICB's share for the ICB"),
+        ("QuestionnaireResponse?questionnaire=…global&status=completed&_count=50",
+         [f"/fhir/QuestionnaireResponse?questionnaire={quote(GLOBAL_ASSESSMENT, safe='')}&status=completed&_count=50"
+          f"&_sort={s}" for s in ("_id", "-_id", "authored", "-authored", "_lastUpdated", "-_lastUpdated")],
+         "type-wide, global assessments only: pages of the same kind of document for both callers "
+         "(the type-wide kind above gives the service smaller in-depth responses too)"),
         ("Task?status=in-progress&_count=50",
          [f"/fhir/Task?status=in-progress&_count=50&_sort={s}" for s in ("_id", "-_id", "_lastUpdated")],
          "type-wide: the ICB is granted no Task at practice level (0 entries + a 'suppressed' note)"),
