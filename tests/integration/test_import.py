@@ -222,14 +222,20 @@ def test_a_key_twice_in_one_file_ends_with_the_later_line(repo, tmp_path):
     assert consent["status"] == "active" and consent["meta"]["versionId"] == "3"
 
 
-def test_an_unchanged_record_is_neither_validated_nor_written_again(repo):
-    import_package(repo, BASIC)
+def _counting_validator():
+    """A validator that records the id of each resource it validates."""
     validated = []
 
     def counting(resource):
         validated.append(resource["id"])
         return validate_resource(resource)
 
+    return validated, counting
+
+
+def test_an_unchanged_record_is_neither_validated_nor_written_again(repo):
+    import_package(repo, BASIC)
+    validated, counting = _counting_validator()
     report = import_package(repo, BASIC, validate=counting)
     assert validated == [] and report.total("unchanged") == 20
 
@@ -239,12 +245,7 @@ def test_unchanged_records_are_recognised_when_too_many_ids_are_stored_to_hold(r
 
     import_package(repo, BASIC)
     monkeypatch.setattr(StoreLookup, "_ID_SET_LIMIT", 1)  # every type: read each record instead
-    validated = []
-
-    def counting(resource):
-        validated.append(resource["id"])
-        return validate_resource(resource)
-
+    validated, counting = _counting_validator()
     report = import_package(repo, BASIC, validate=counting)
     assert validated == [] and report.total("unchanged") == 20
 
