@@ -25,6 +25,7 @@ from ..auth.scopes import ScopeSet
 from ..enforcement.gate import AuditNotes, Gate, organisations_of
 from ..interactions.context import Context
 from ..interactions.visible import area_of, visible
+from ..policy import refrains_reuse
 from .files import ExportFiles, PartWriter
 from .jobs import Job, JobStore
 from .request import ExportRequest, covers
@@ -235,7 +236,7 @@ class ExportRunner:
         if gate.grants is None:
             return
         for item in recent_reports(self.ctx.aggregates, gate.grants, self.ctx.policy.today(),
-                                   no_reuse=principal.role != "service", subjects_filter=cells):
+                                   no_reuse=refrains_reuse(principal), subjects_filter=cells):
             gate.record_served(f"MeasureReport/{item.report['id']}", item.subject, item.sources)
             yield item.report
 

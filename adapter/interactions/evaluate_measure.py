@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ..aggregates import Period
 from ..outcomes import error
+from ..policy import refrains_reuse
 from .context import Context
 from .operations import operation_parameters
 from .request import FhirRequest, FhirResponse
@@ -37,7 +38,7 @@ def evaluate_measure(ctx: Context, req: FhirRequest) -> FhirResponse:
         raise error(400, "invalid", str(exc)) from None
     grants = ctx.policy.for_caller(req.principal).grants
     outcome = ctx.aggregates.evaluate(grants, req.id, subject, period, inputs.get("icb") or None,
-                                      no_reuse=req.principal.role != "service")
+                                      no_reuse=refrains_reuse(req.principal))
     if outcome.refusal is not None:
         refusal = outcome.refusal
         raise error(refusal.status, refusal.code, refusal.text)

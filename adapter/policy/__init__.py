@@ -17,7 +17,7 @@ from __future__ import annotations
 from .codes import DATA_TYPES, ID_CLIENT, LEVELS, OPERATIONAL_PURPOSES, PURPOSES, ROLES
 from .classify import split_consents
 from .contracts import Contract, is_contract_consent
-from .decisions import MASK_IMPACT, MASK_STAFF, Verdict, can_see, can_write, start_check
+from .decisions import MASK_IMPACT, MASK_STAFF, Verdict, can_see, can_write, refrains_reuse, start_check
 from .grants import Grant, Grants, effective_grants, london_today
 from .hierarchy import Hierarchy, Practice
 from .masking import will_see
@@ -31,6 +31,7 @@ __all__ = [
     "ALL", "Contract", "DATA_TYPES", "GOVERNED", "Grant", "Grants", "Hierarchy", "ID_CLIENT", "LEVELS",
     "MASK_IMPACT", "MASK_STAFF", "OPERATIONAL_PURPOSES", "Override", "PUBLIC", "PURPOSES", "Practice", "ROLES",
     "Scope", "Tier", "Tiers", "Verdict", "Withdrawal", "can_see", "can_write", "effective_grants", "is_all",
-    "is_contract_consent", "load_tiers", "london_today", "override_consent", "owner", "policy_matrix", "shipped_tiers",
+    "is_contract_consent", "load_tiers", "london_today", "override_consent", "owner", "policy_matrix", "refrains_reuse",
+    "shipped_tiers",
     "split_consents", "start_check", "will_see",
 ]

@@ -147,6 +147,12 @@ def named_in_consent(resource: dict) -> tuple[set[str], set[str]]:
     return orgs - {None}, clients - {None}
 
 
+def refrains_reuse(principal) -> bool:
+    """Whether what `principal` is served carries the NOREUSE refrain: everything governed that
+    leaves for anyone but the vendor's own service (conventions: handling caveats)."""
+    return principal.role != "service"
+
+
 def serving(principal) -> bool:
     """A service client acting for service delivery. Like the service tier itself, its view of
     every Consent, the whole audit trail and every Provenance holds only for the operational

@@ -16,7 +16,7 @@ from ..auth.principal import Principal
 from ..enforcement.gate import AuditNotes, Gate, organisations_of
 from ..interactions.context import Context
 from ..interactions.visible import Selection, visible
-from ..policy import DATA_TYPES, LEVELS, is_all
+from ..policy import DATA_TYPES, LEVELS, is_all, refrains_reuse
 from ..storage import now_instant
 from .entries import body_to_send, digest, transaction
 from .report import Counts, PushReport
@@ -185,7 +185,7 @@ def push(ctx: Context, principal, options: PushOptions, *, target: Target | None
             if progress:
                 progress("aggregates")
             for item in recent_reports(ctx.aggregates, gate.grants, ctx.policy.today(),
-                                       no_reuse=principal.role != "service"):
+                                       no_reuse=refrains_reuse(principal)):
                 batches.add(body_to_send(item.report), report.aggregates, (item.subject, item.sources))
             batches.flush()
         if not options.dry_run:
