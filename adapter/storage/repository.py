@@ -213,12 +213,11 @@ class WriteUnit:
                 row, seq = pending[written][1], seqs[written]
                 results[index] = WriteResult(_row_to_stored(dict(row, method=None), seq), created=False,
                                              changed=False)
-            current = [{k: v for k, v in row.items() if k != "method"} for row, _body in final.values()]
-            inserts = [row for row in current if (row["res_type"], row["res_id"]) not in stored_before]
-            updates = [dict(row, b_type=row["res_type"], b_id=row["res_id"]) for row in current
-                       if (row["res_type"], row["res_id"]) in stored_before]
+            inserts = [row["seq"] for key, (row, _body) in final.items() if key not in stored_before]
+            updates = [dict({k: v for k, v in row.items() if k != "method"}, b_type=key[0], b_id=key[1])
+                       for key, (row, _body) in final.items() if key in stored_before]
             if inserts:
-                self._copy_to_current([row["seq"] for row in inserts])
+                self._copy_to_current(inserts)
                 self.created += len(inserts)
             if updates:
                 self._conn.execute(_UPDATE_CURRENT, updates)

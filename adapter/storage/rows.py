@@ -1,4 +1,5 @@
-"""`insert_rows(conn, table, rows)`: many rows in the connection's transaction, sent by the driver.
+"""`insert_rows(conn, table, rows)` and `delete_keys(conn, table, keys)`: many rows in the
+connection's transaction, sent by the driver.
 
 For the search index's rows: through SQLAlchemy's executemany each row cost ~40 µs of Python (an
 AuditEvent of a 50-entry page has ~100 index rows, an import batch thousands), more than the
@@ -28,16 +29,27 @@ def insert_rows(conn: Connection, table: Table, rows: list[dict]) -> None:
         return
     columns = [c.name for c in table.columns]
     names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{_base_type(table.c[c], conn)}[]" for c in columns)
+        _run(conn, f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})",
+             [[row.get(c) for row in rows] for c in columns])
+    else:
+        _run(conn, f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' for _ in columns)})",
+             [tuple(row.get(c) for c in columns) for row in rows], many=True)
+
+
+def delete_keys(conn: Connection, table: Table, keys: list[tuple[str, str]]) -> None:
+    """The rows of each (res_type, res_id) in `keys`."""
+    if keys:
+        mark = "%s" if conn.dialect.name == "postgresql" else "?"
+        _run(conn, f"DELETE FROM {table.name} WHERE res_type = {mark} AND res_id = {mark}", keys, many=True)
+
+
+def _run(conn: Connection, sql: str, params, *, many: bool = False) -> None:
     dbapi_error = conn.dialect.loaded_dbapi.Error
     cursor = conn.connection.driver_connection.cursor()
     try:
-        if conn.dialect.name == "postgresql":
-            arrays = ", ".join(f"%s::{_base_type(table.c[c], conn)}[]" for c in columns)
-            sql = f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"
-            cursor.execute(sql, [[row.get(c) for row in rows] for c in columns])
-        else:
-            sql = f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' for _ in columns)})"
-            cursor.executemany(sql, [tuple(row.get(c) for c in columns) for row in rows])
+        cursor.executemany(sql, params) if many else cursor.execute(sql, params)
     except dbapi_error as exc:
         # As SQLAlchemy would raise it (IntegrityError, OperationalError, ...): the write unit
         # retries a lost race on a key, and callers catch one family of errors.
