@@ -8,6 +8,7 @@ from typing import Iterator
 from sqlalchemy.pool import NullPool
 from sqlalchemy import Connection, Engine, create_engine, event, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from .schema import MIGRATIONS, metadata, schema_state
 
@@ -72,8 +73,28 @@ def writing(engine: Engine) -> Iterator[Connection]:
     of failing on a read-to-write lock upgrade; an ordinary transaction on PostgreSQL."""
     with engine.connect() as conn:
         conn = conn.execution_options(**{WRITE: True})
-        with conn.begin():
-            yield conn
+        try:
+            with conn.begin():
+                yield conn
+        except DBAPIError as failed:
+            # Ctrl-C or SIGTERM in the middle of a statement leaves the connection busy, so the
+            # rollback fails and its error would replace the interrupt (an interrupted import
+            # exited as a "store error"). The connection is dropped instead: the database rolls
+            # the transaction back when it closes, and the interrupt goes on as itself.
+            interrupt = _interrupt_behind(failed)
+            if interrupt is None:
+                raise
+            conn.invalidate()
+            raise interrupt from None
+
+
+def _interrupt_behind(error: BaseException) -> BaseException | None:
+    seen = error.__context__
+    while seen is not None:
+        if isinstance(seen, (KeyboardInterrupt, SystemExit)):
+            return seen
+        seen = seen.__context__
+    return None
 
 
 def schema_version(engine: Engine) -> int:
