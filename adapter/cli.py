@@ -21,6 +21,8 @@ def _store():
 def _serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
+    from .heap import post_worker_init
+
     config = config_from_env()
     config = config.with_(host=args.host or config.host, port=args.port or config.port)
 
@@ -32,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-" if args.access_log else None)
             self.cfg.set("timeout", 60)
+            self.cfg.set("post_worker_init", post_worker_init)
 
         def load(self):
             # Each worker builds its own app (engine, pools) after the fork.

@@ -51,6 +51,7 @@ from mappings.submission import submission_header
 from mappings.summaries import (PracticeActions, impact_summary, impact_summary_id, indepth_action_summary,
                                 indepth_action_summary_id, practice_of)
 
+from .heap import fewer_young_collections, young_collections_less_often
 from .storage import Repository, make_engine, now_instant
 
 Validate = Callable[[dict], list]
@@ -167,6 +168,7 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _worker_init(database_url: str, validate: Validate, source: str) -> None:
+    young_collections_less_often()  # adapter/heap.py: this process only maps and validates batches
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     repo = Repository(make_engine(database_url))
     _worker.update(lookup=StoreLookup(repo), validate=validate, source=source, stage=None)
@@ -522,8 +524,9 @@ def import_package(repo: Repository, path: str | Path, *, validate: Validate | N
             report.warn(message, field="manifest.json")
         for name in package.unknown:
             report.warn(f"unknown file {name!r} in the package, ignored", field=name)
-        _Import(repo, package, report, validate or default_validate, workers, batch_size, chunk_size,
-                progress).run()
+        with fewer_young_collections():
+            _Import(repo, package, report, validate or default_validate, workers, batch_size, chunk_size,
+                    progress).run()
     if report.resources_written:
         repo.analyze()  # a bulk load changes the tables' shape: the planner needs to know
     report.finish()

@@ -79,7 +79,8 @@ def _replace_references(root: dict, replacement: dict[str, str | None]) -> None:
     e.g. in a `display`), only subtrees whose own JSON holds one are entered, each copied first
     (copy on write)."""
     markers = [orjson.dumps(reference) for reference in replacement]
-    remaining = sum(orjson.dumps(root).count(marker) for marker in markers)
+    text = orjson.dumps(root)
+    remaining = sum(text.count(marker) for marker in markers)
 
     def holds(value) -> bool:
         text = orjson.dumps(value)

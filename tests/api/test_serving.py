@@ -118,3 +118,24 @@ def test_gunicorn_wsgi_app_takes_base_url_from_the_environment(run_server, tmp_p
     created = requests.put(f"{url}/fhir/Organization/A81001", json=organization(),
                            headers={"Content-Type": FHIR_JSON, "Authorization": f"Bearer {token}"}, timeout=10)
     assert created.headers["Location"] == "https://fhir.example.nhs.uk/fhir/Organization/A81001/_history/1"
+
+
+def _settled_log(process: subprocess.Popen) -> list[str]:
+    process.terminate()
+    _, err = process.communicate(timeout=15)
+    return [line for line in err.decode().splitlines() if "worker heap settled" in line]
+
+
+@pytest.mark.parametrize("how", ["gunicorn wsgi:app", "dthub serve"])
+def test_each_worker_freezes_its_start_up_heap_after_loading_the_app(run_server, how):
+    """gunicorn picks up the root gunicorn.conf.py by itself, and `dthub serve` sets the same hook
+    (adapter/heap.py): each worker reports the start-up objects it froze."""
+    port = _free_port()
+    argv = ([str(BIN / "gunicorn"), "-w", "1", "-b", f"127.0.0.1:{port}", "wsgi:app"] if how.startswith("gunicorn")
+            else [str(BIN / "dthub"), "serve", "--port", str(port), "--workers", "1"])
+    process = run_server(argv, {})
+    _wait_healthy(f"http://127.0.0.1:{port}", process)
+    lines = _settled_log(process)
+    assert len(lines) == 1, lines
+    frozen = int(lines[0].split("settled, ")[1].split()[0])
+    assert frozen > 10_000  # the app's models, profiles and definitions, not a handful of objects
