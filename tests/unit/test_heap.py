@@ -46,7 +46,7 @@ def _cycle_is_collected() -> bool:
 
 def test_settling_freezes_what_exists_and_later_garbage_is_still_collected(restored_gc):
     frozen = settle_heap()
-    assert frozen == gc.get_freeze_count() > 0
+    assert frozen > 0 and gc.get_freeze_count() > 0  # not equal: frozen objects may be freed since
     assert gc.get_threshold() == (YOUNG_THRESHOLD, *restored_gc[1:])
     # Garbage made after the freeze (a cycle, as a parsed request body can hold) is collected.
     assert _cycle_is_collected()
