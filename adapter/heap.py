@@ -29,8 +29,8 @@ YOUNG_THRESHOLD = 20_000
 
 
 def young_collections_less_often() -> None:
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(max(YOUNG_THRESHOLD, gc.get_threshold()[0]), middle, old)
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(YOUNG_THRESHOLD, young), middle, old)
 
 
 @contextmanager

@@ -5,20 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from adapter.storage import make_engine, migrate
 from adapter.storage.engine import writing
 from adapter.storage.schema import resource
 
 ROW = dict(res_type="Task", res_id="t1", version_id=1, seq=1, last_updated="2026-11-01T00:00:00.000Z",
            deleted=False, content="{}", owner_org=None, security=None)
-
-
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def _rows(engine) -> int:

@@ -11,14 +11,6 @@ from adapter.storage.rows import insert_rows
 from adapter.storage.schema import idx_token, resource
 
 
-@pytest.fixture
-def engine(database_url):
-    engine = make_engine(database_url)
-    migrate(engine)
-    yield engine
-    engine.dispose()
-
-
 def test_rows_are_stored_as_given_nulls_booleans_and_text_included(engine):
     rows = [dict(res_type="Task", res_id=f"t{n}", version_id=n + 1, seq=1000 + n, last_updated="2026-11-01T00:00:00.000Z",
                  deleted=n % 2 == 1, content=None if n % 2 else '{"ü": "x,y{}\\"q"}', owner_org=None if n == 0 else "A81001",
