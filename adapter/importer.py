@@ -34,7 +34,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -240,10 +240,19 @@ class _Writer:
     """Collects writes and commits them `batch_size` at a time, each batch with its Provenance.
 
     Each pending write carries its tally: ("file", name) for a record of the package,
-    ("retired", name) for a `mode: full` retirement, ("summary", None) for a summary."""
+    ("retired", name) for a `mode: full` retirement, ("summary", None) for a summary.
+
+    On PostgreSQL (`background`) a full batch is written by a thread of its own while this
+    process goes on collecting the next, so that the server's work on one batch overlaps the
+    Python that prepares the next. One batch at most is in flight, and it is settled (its results
+    counted, on this thread) before the next is handed over, so batches commit in order;
+    `drain()` waits for the last, where a stage must see everything written before it. Not on
+    SQLite: it works in this process, releasing the GIL for every row it steps through, and
+    paired runs of the 1,500-practice package were 5–15 % slower with the thread (the threads
+    hand the GIL to and fro at each release)."""
 
     def __init__(self, repo: Repository, report: ImportReport, source: str, exported_at: str, batch_size: int,
-                 after_commit: Callable[[list], None]):
+                 after_commit: Callable[[list], None], *, background: bool = True):
         self.repo = repo
         self.report = report
         self.source = source
@@ -252,6 +261,8 @@ class _Writer:
         self.after_commit = after_commit
         self.pending: list[tuple] = []
         self.label: str | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="dthub-import-writer") if background else None
+        self._in_flight: tuple[list, Future] | None = None
 
     def add(self, tally: tuple, resource_type: str, id_: str, body: dict | None) -> None:
         self.pending.append((tally, resource_type, id_, body))
@@ -259,16 +270,46 @@ class _Writer:
             self.flush()
 
     def flush(self) -> None:
+        """Hand the pending writes over (wait for the batch before them, not for these)."""
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        results, provenance = self.repo.write_unit(lambda unit: self._write(unit, batch))
+        self._settle()
+        label = self.label
+        if self._thread is None:
+            self._finish(batch, self.repo.write_unit(lambda unit: self._write(unit, batch, label)))
+        else:
+            self._in_flight = batch, self._thread.submit(self.repo.write_unit,
+                                                         lambda unit: self._write(unit, batch, label))
+
+    def drain(self) -> None:
+        """Everything added so far is committed (or its store error raised)."""
+        self.flush()
+        self._settle()
+
+    def close(self) -> None:
+        """Wait for a batch in flight without settling it (an interrupt or an error is on its
+        way out: the batch commits whole or not at all, either way the store stays consistent)."""
+        if self._thread is not None:
+            if self._in_flight is not None:
+                wait([self._in_flight[1]])
+                self._in_flight = None
+            self._thread.shutdown()
+
+    def _settle(self) -> None:
+        if self._in_flight is not None:
+            batch, future = self._in_flight
+            self._in_flight = None
+            self._finish(batch, future.result())
+
+    def _finish(self, batch: list[tuple], written: tuple[list, int]) -> None:
+        results, provenance = written
         self.report.provenance += provenance
         for (tally, _type, _id, body), result in zip(batch, results):
             self._tally(tally, body, result)
         self.after_commit(list(zip(batch, results)))
 
-    def _write(self, unit, batch: list[tuple]) -> tuple[list, int]:
+    def _write(self, unit, batch: list[tuple], label: str | None) -> tuple[list, int]:
         targets: dict[str, list[str]] = {"CREATE": [], "UPDATE": [], "DELETE": []}
         results = unit.put_many([(resource_type, id_, body, "DELETE" if body is None else "PUT")
                                  for _tally, resource_type, id_, body in batch], skip_unchanged=True)
@@ -282,7 +323,7 @@ class _Writer:
             if refs:
                 id_ = uuid.uuid4().hex
                 unit.put("Provenance", id_, import_provenance(id_, activity, refs, recorded, self.source,
-                                                              self.exported_at, self.label), method="POST")
+                                                              self.exported_at, label), method="POST")
                 written += 1
         return results, written
 
@@ -324,7 +365,7 @@ class _Import:
         self.show_progress = progress
         self.lookup = StoreLookup(repo)
         self.writer = _Writer(repo, report, self.manifest.source, self.manifest.exported_at, batch_size,
-                              self._after_commit)
+                              self._after_commit, background=repo.engine.dialect.name == "postgresql")
         self.seen: set[str] = set()  # ids of the current file's records (mode: full)
         self.touched: set[str] = set()  # practices whose per-practice summaries to recompute
         self.workers = workers
@@ -354,6 +395,7 @@ class _Import:
                 if file_kind.file in self.package.present:
                     self._file(file_kind)
         finally:
+            self.writer.close()
             if self.executor is not None:
                 self.executor.shutdown(cancel_futures=True)
 
@@ -373,7 +415,7 @@ class _Import:
                 self.lookup.reset()
                 for outcome in self._outcomes(file_kind, organisation_pass, bar):
                     self._apply(file_kind, outcome)
-                self.writer.flush()
+                self.writer.drain()
         finally:
             bar.close()
         for line, key, problems in sorted(self.held_rejections or [], key=lambda held: held[0]):
@@ -466,7 +508,7 @@ class _Import:
                     self.touched.add(practice)
             retired = file_kind.retire(body) if file_kind.retire else None
             self.writer.add(("retired", file_kind.file), file_kind.resource_type, stored.id, retired)
-        self.writer.flush()
+        self.writer.drain()
         self.seen = set()
 
     def _summaries(self) -> None:
@@ -496,7 +538,7 @@ class _Import:
                 if verdict:  # derived from stored Tasks: a bug here, not bad data
                     raise RuntimeError(f"MeasureReport/{id_} is not valid: {verdict}")
                 self.writer.add(("summary", None), "MeasureReport", id_, body)
-        self.writer.flush()
+        self.writer.drain()
 
     def _summary_bodies(self, actions: dict) -> Iterator[tuple[str, dict | None]]:
         source = self.manifest.source

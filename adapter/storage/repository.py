@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from ..outcomes import error
 from .engine import read_engine, writing
 from .members import one_of
+from .rows import insert_returning
 from .schema import resource, resource_version
 
 T = TypeVar("T")
@@ -72,6 +73,7 @@ _INSERT_CURRENT = resource.insert()
 _CURRENT_COLUMNS = [c.name for c in resource.columns]
 _COPY_TO_CURRENT = select(*(resource_version.c[name] for name in _CURRENT_COLUMNS))
 _INSERT_VERSIONS = resource_version.insert().returning(resource_version.c.seq, sort_by_parameter_order=True)
+_VERSION_COLUMNS = [c.name for c in resource_version.columns if c.name != "seq"]
 _UPDATE_CURRENT = resource.update().where(and_(resource.c.res_type == bindparam("b_type"),
                                                resource.c.res_id == bindparam("b_id")))
 _VREAD = select(resource_version).where(and_(
@@ -204,7 +206,7 @@ class WriteUnit:
             befores[(resource_type, id_)] = written = _row_to_stored(row, 0)
             unwritten[id(written)] = (len(pending) - 1, written)
         if pending:
-            seqs = [r[0] for r in self._conn.execute(_INSERT_VERSIONS, [p[1] for p in pending])]
+            seqs = self._insert_versions([p[1] for p in pending])
             final: dict[tuple[str, str], tuple[dict, dict | None]] = {}
             for (index, row, body, created), seq in zip(pending, seqs):
                 results[index] = WriteResult(_row_to_stored(row, seq), created=created, changed=True)
@@ -224,6 +226,15 @@ class WriteUnit:
             self._indexer.replace_many(self._conn, [(t, i, body, (t, i) not in stored_before)
                                                     for (t, i), (_row, body) in final.items()])
         return results  # type: ignore[return-value]
+
+    def _insert_versions(self, rows: list[dict]) -> list[int]:
+        """The rows inserted into resource_version; their seqs, in the rows' order."""
+        if self._conn.dialect.name != "postgresql":
+            return [r[0] for r in self._conn.execute(_INSERT_VERSIONS, rows)]
+        returned = insert_returning(self._conn, resource_version, _VERSION_COLUMNS, rows,
+                                    ["res_type", "res_id", "version_id", "seq"])
+        seq_of = {(t, i, v): seq for t, i, v, seq in returned}
+        return [seq_of[(row["res_type"], row["res_id"], row["version_id"])] for row in rows]
 
     def _copy_to_current(self, seqs: list[int]) -> None:
         """The current rows of resources stored for the first time, copied by the database from
@@ -290,7 +301,7 @@ class WriteUnit:
         if not fresh:
             return 0
         rows = [row for _, row in fresh.values()]
-        seqs = [r[0] for r in self._conn.execute(_INSERT_VERSIONS, [dict(row, method=method) for row in rows])]
+        seqs = self._insert_versions([dict(row, method=method) for row in rows])
         self._copy_to_current(seqs)
         self._indexer.add(self._conn, resource_type, [body for body, _ in fresh.values()])
         self.created += len(rows)

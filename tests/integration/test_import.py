@@ -317,3 +317,40 @@ def test_an_import_collects_young_garbage_less_often_and_restores_the_settings_a
     report = import_package(repo, BASIC, validate=observing)
     assert report.exit_code == 0 and during == {max(YOUNG_THRESHOLD, before[0])}
     assert gc.get_threshold() == before
+
+
+def test_postgresql_batches_are_written_behind_and_in_order_sqlite_ones_in_line(repo, monkeypatch):
+    """On PostgreSQL a batch is written by the writer thread while the next is collected, one at a
+    time and in order, each under the label of the file it came from; on SQLite on the importing
+    thread. Either way the store ends the same."""
+    import threading
+
+    real = Repository.write_unit
+    threads: list[str] = []
+    active: list[int] = []
+
+    def observed(self, work):
+        active.append(1)
+        try:
+            assert len(active) == 1, "two batches in flight at once"
+            return real(self, work)
+        finally:
+            active.pop()
+            threads.append(threading.current_thread().name)
+
+    monkeypatch.setattr(Repository, "write_unit", observed)
+    report = import_package(repo, BASIC, batch_size=2)
+    monkeypatch.undo()
+    assert report.exit_code == 0 and len(threads) > 5
+    if repo.engine.dialect.name == "postgresql":
+        assert all(name.startswith("dthub-import-writer") for name in threads), set(threads)
+    else:
+        assert set(threads) == {threading.current_thread().name}
+    files = ["organisations.ndjson", "assessments.ndjson", "submissions.ndjson", "actions.ndjson",
+             "per-practice summaries", "usage.ndjson", "contracts.ndjson"]
+    provenance = sorted(repo.history(resource_type="Provenance", count=1000), key=lambda v: v.seq)
+    order = [next(i for i, f in enumerate(files) if f in p.resource()["entity"][0]["what"]["display"])
+             for p in provenance]
+    assert len(order) == report.provenance and order == sorted(order) and set(order) == set(range(len(files)))
+    again = import_package(repo, BASIC)
+    assert again.exit_code == 0 and all(c.created == c.updated == 0 for c in again.files.values())

@@ -19,9 +19,9 @@ def crash_on_batch(monkeypatch, n: int, exc: type[BaseException] = RuntimeError)
     real = importer._Writer._write
     calls = {"n": 0}
 
-    def write(self, unit, batch):
+    def write(self, unit, batch, *rest):
         calls["n"] += 1
-        results = real(self, unit, batch)
+        results = real(self, unit, batch, *rest)
         if calls["n"] == n:  # after the batch's writes, inside its transaction: all of it must go
             raise exc("the store went away")
         return results
