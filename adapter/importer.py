@@ -289,12 +289,15 @@ class _Writer:
 
     def close(self) -> None:
         """Wait for a batch in flight without settling it (an interrupt or an error is on its
-        way out: the batch commits whole or not at all, either way the store stays consistent)."""
+        way out: the batch commits whole or not at all, either way the store stays consistent;
+        its own store error, if any, gives way to the one on its way out). A signal reaches the
+        importing thread, not this one, so it does not cut the batch short: an interrupted import
+        stops once the batch in flight (one batch, about a second) has committed."""
         if self._thread is not None:
             if self._in_flight is not None:
                 wait([self._in_flight[1]])
                 self._in_flight = None
-            self._thread.shutdown()
+            self._thread.shutdown()  # also waits, should an interrupt have cut `_settle` short
 
     def _settle(self) -> None:
         if self._in_flight is not None:
@@ -395,9 +398,11 @@ class _Import:
                 if file_kind.file in self.package.present:
                     self._file(file_kind)
         finally:
-            self.writer.close()
-            if self.executor is not None:
-                self.executor.shutdown(cancel_futures=True)
+            try:
+                self.writer.close()
+            finally:
+                if self.executor is not None:
+                    self.executor.shutdown(cancel_futures=True)
 
     def _file(self, file_kind: FileKind) -> None:
         self.report.counts(file_kind.file)

@@ -13,8 +13,8 @@ versions was a long statement that psycopg parsed again for every batch.
   the server's work is least in binary too). Row by row, even pipelined, the import's client
   spent twice the CPU. The arrays are cast to the columns' base types (VARCHAR, not
   VARCHAR(64)): an explicit cast to a length would cut a long value, where the insert must
-  refuse it. Not COPY: an interrupted COPY (Ctrl-C, SIGTERM during an import) ends as a query
-  error, not as the interrupt.
+  refuse it. Not COPY: an interrupted COPY (Ctrl-C during a statement on the thread that
+  receives it) ends as a query error, not as the interrupt.
 - SQLite: the driver's executemany (in-process: there are no round trips to save).
 """
 from __future__ import annotations
