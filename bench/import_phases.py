@@ -25,29 +25,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 import harness  # noqa: E402
 
-_TCK = os.sysconf("SC_CLK_TCK")
-
-
 def _cpu_by_kind(me: int) -> dict[str, float]:
-    """CPU seconds so far of this process, its children and PostgreSQL's processes (/proc)."""
-    out = {"main": 0.0, "workers": 0.0, "postgresql": 0.0}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        cpu = (int(fields[11]) + int(fields[12])) / _TCK
-        if int(pid) == me:
-            out["main"] += cpu
-        elif int(fields[1]) == me:
-            out["workers"] += cpu
-        elif name.startswith("postgres"):
-            out["postgresql"] += cpu
-    return out
+    """CPU seconds so far of this process, its children (the workers) and PostgreSQL's processes
+    (its backends and its own: checkpointer, WAL writer)."""
+    postgres = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _is_postgres(p)]
+    return {"main": harness.process_cpu_seconds(me) or 0.0,
+            "workers": sum(harness.process_cpu_seconds(pid) or 0.0 for pid in harness.children_of(me)),
+            "postgresql": sum(harness.process_cpu_seconds(pid) or 0.0 for pid in postgres)}
+
+
+def _is_postgres(proc: Path) -> bool:
+    try:
+        return (proc / "comm").read_text().startswith("postgres")
+    except OSError:
+        return False
 
 
 def one_run(root: Path, url: str, package: Path, workers: int) -> dict:

@@ -44,12 +44,7 @@ def insert_returning(conn: Connection, table: Table, columns: list[str], rows: l
     """PostgreSQL only: `rows` (their `columns`) inserted in one statement; the `returning` columns
     of each inserted row, in no promised order (match them to the rows by a key among them)."""
     sql = f"{_unnest(conn, table, columns)} RETURNING {', '.join(returning)}"
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        _execute(conn, cursor, sql, [[row.get(c) for row in rows] for c in columns])
-        return cursor.fetchall()
-    finally:
-        cursor.close()
+    return _run(conn, sql, [[row.get(c) for row in rows] for c in columns], fetch=True)
 
 
 def _unnest(conn: Connection, table: Table, columns: list[str]) -> str:
@@ -64,22 +59,18 @@ def delete_keys(conn: Connection, table: Table, keys: list[tuple[str, str]]) -> 
         _run(conn, f"DELETE FROM {table.name} WHERE res_type = {mark} AND res_id = {mark}", keys, many=True)
 
 
-def _run(conn: Connection, sql: str, params, *, many: bool = False) -> None:
+def _run(conn: Connection, sql: str, params, *, many: bool = False, fetch: bool = False) -> list[tuple]:
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     cursor = conn.connection.driver_connection.cursor()
     try:
-        _execute(conn, cursor, sql, params, many=many)
-    finally:
-        cursor.close()
-
-
-def _execute(conn: Connection, cursor, sql: str, params, *, many: bool = False) -> None:
-    dbapi_error = conn.dialect.loaded_dbapi.Error
-    try:
         cursor.executemany(sql, params) if many else cursor.execute(sql, params)
+        return cursor.fetchall() if fetch else []
     except dbapi_error as exc:
         # As SQLAlchemy would raise it (IntegrityError, OperationalError, ...): the write unit
         # retries a lost race on a key, and callers catch one family of errors.
         raise DBAPIError.instance(sql, None, exc, dbapi_error, dialect=conn.dialect) from exc
+    finally:
+        cursor.close()
 
 
 def _base_type(column, conn: Connection) -> str:
